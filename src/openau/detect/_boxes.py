@@ -1,0 +1,237 @@
+"""Box arithmetic of OpenFace's MTCNN: proposals, NMS, regression, squaring, correction.
+
+Boxes are ``(k, 4)`` float32 arrays of ``[x, y, w, h]`` in pixels of the input
+frame (x = column, y = row, OpenCV's convention), as OpenFace keeps them in
+``cv::Rect_<float>``. Every function reproduces OpenFace 2.2's arithmetic
+(``FaceDetectorMTCNN.cpp``) including where it rounds, truncates or computes in
+float32 versus double, because those choices move boxes by whole pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "PNET_STRIDE",
+    "PNET_CELL",
+    "BOX_CORRECTION",
+    "face_probability",
+    "pnet_proposals",
+    "non_maximum_suppression",
+    "apply_regression",
+    "square_boxes",
+    "correct_for_landmarks",
+]
+
+#: P-Net's output stride in pixels of its input (one 2x2 max pooling).
+PNET_STRIDE = 2
+#: P-Net's receptive field: each output cell sees a 12x12 window.
+PNET_CELL = 12
+
+#: OpenFace's fixed adjustment of the final MTCNN box so that it fits the 68
+#: landmarks CLNF is initialised from (``DetectFaces``): x += dx * w,
+#: y += dy * h, w *= sw, h *= sh.
+BOX_CORRECTION = {"dx": -0.0075, "dy": 0.2459, "sw": 1.0323, "sh": 0.7751}
+
+_F32 = np.float32
+
+
+def face_probability(logits: np.ndarray, *, double: bool) -> np.ndarray:
+    """Face probability from the two class outputs of a network.
+
+    Parameters
+    ----------
+    logits : (..., 2, ...) float32 ndarray
+        ``logits[0]`` (non-face) and ``logits[1]`` (face) along axis 0.
+    double : bool
+        OpenFace computes ``1 / (1 + exp(l0 - l1))`` in float32 for P-Net's
+        heat map but in double, from a float32 ``exp``, for R- and O-Net's
+        scalar outputs; the rounding can decide a tie in the NMS order.
+
+    Returns
+    -------
+    float32 ndarray
+        The softmax probability of the face class, shape of ``logits[0]``.
+    """
+    e = np.exp((logits[0] - logits[1]).astype(_F32))
+    if double:
+        return (1.0 / (1.0 + e.astype(np.float64))).astype(_F32)
+    return (_F32(1) / (_F32(1) + e)).astype(_F32)
+
+
+def pnet_proposals(
+    output: np.ndarray, scale: float, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate boxes from one P-Net output map (OpenFace's ``generate_bounding_boxes``).
+
+    Parameters
+    ----------
+    output : (6, h, w) float32 ndarray
+        P-Net's raw output on one pyramid level: two class logits, then the
+        four box offsets.
+    scale : float
+        The pyramid level's scale (level size / frame size).
+    threshold : float
+        Minimum face probability (P-Net threshold, 0.6 by default).
+
+    Returns
+    -------
+    boxes : (k, 4) float32 ndarray
+        ``[x, y, w, h]`` in frame pixels, integer valued.
+    scores : (k,) float32 ndarray
+    offsets : (k, 4) float32 ndarray
+        Box regression ``[dx1, dy1, dx2, dy2]`` as fractions of the box size.
+
+    Notes
+    -----
+    Cells are visited column by column (x outer, y inner) as OpenFace does,
+    so the order of equal scores in the NMS that follows matches. The cell at
+    (x, y) maps to ``int((2 x + 1) / scale)`` .. ``int((2 x + 12) / scale)``
+    with a float32 division and truncation.
+    """
+    prob = face_probability(output[:2], double=False)
+    xs, ys = np.nonzero(prob.T >= _F32(threshold))
+    scale32 = _F32(scale)
+    x1 = np.trunc(((PNET_STRIDE * xs + 1).astype(_F32) / scale32).astype(_F32))
+    y1 = np.trunc(((PNET_STRIDE * ys + 1).astype(_F32) / scale32).astype(_F32))
+    x2 = np.trunc(((PNET_STRIDE * xs + PNET_CELL).astype(_F32) / scale32).astype(_F32))
+    y2 = np.trunc(((PNET_STRIDE * ys + PNET_CELL).astype(_F32) / scale32).astype(_F32))
+    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(_F32)
+    offsets = output[2:6, ys, xs].T.astype(_F32)
+    return boxes, prob[ys, xs], np.ascontiguousarray(offsets)
+
+
+def _as_int_rects(boxes: np.ndarray) -> np.ndarray:
+    # OpenFace binds its float boxes to cv::Rect (int) in the NMS and in the
+    # regression; the conversion rounds half to even (cvRound).
+    return np.rint(boxes).astype(np.int64)
+
+
+def non_maximum_suppression(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union"
+) -> np.ndarray:
+    """Greedy non-maximum suppression as OpenFace's ``non_maximum_supression``.
+
+    Parameters
+    ----------
+    boxes : (k, 4) float32 ndarray
+        ``[x, y, w, h]``.
+    scores : (k,) float32 ndarray
+    threshold : float
+        A box is dropped when its overlap with a kept box is above this.
+    mode : {"union", "min"}
+        Overlap is intersection over union, or over the smaller box's area
+        (OpenFace's final O-Net NMS).
+
+    Returns
+    -------
+    (m,) int64 ndarray
+        Indices of the kept boxes, highest score first. Equal scores are
+        taken last-index first, as OpenFace's ``std::multimap`` yields them.
+
+    Notes
+    -----
+    Overlaps are computed on the boxes rounded to integers (OpenFace compares
+    ``cv::Rect``), with integer areas and a float32 ratio.
+    """
+    if mode not in ("union", "min"):
+        raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
+    count = len(scores)
+    if count == 0:
+        return np.zeros(0, np.int64)
+    rects = _as_int_rects(boxes)
+    x1, y1, w, h = rects.T
+    x2, y2 = x1 + w, y1 + h
+    area = w * h
+    # Highest score first; among equal scores the later index first.
+    reverse = np.arange(count - 1, -1, -1)
+    order = reverse[np.argsort(-scores[::-1], kind="stable")]
+    thresh = _F32(threshold)
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        iw = np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])
+        ih = np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])
+        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0)
+        if mode == "union":
+            denom = area[i] + area[rest] - inter
+        else:
+            denom = np.minimum(area[i], area[rest])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            overlap = inter.astype(_F32) / denom.astype(_F32)
+        order = rest[~(overlap > thresh)]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def apply_regression(boxes: np.ndarray, offsets: np.ndarray, *, add_one: bool) -> np.ndarray:
+    """Move box corners by a network's regression (OpenFace's ``apply_correction``).
+
+    Parameters
+    ----------
+    boxes : (k, 4) float32 ndarray
+        ``[x, y, w, h]``; rounded to integers first, as OpenFace does.
+    offsets : (k, 4) float32 ndarray
+        ``[dx1, dy1, dx2, dy2]``: corner shifts as fractions of the box size.
+    add_one : bool
+        Use ``w + 1`` and ``h + 1`` as the size (OpenFace does for O-Net).
+
+    Returns
+    -------
+    (k, 4) float32 ndarray
+        ``x1' = x + dx1 w``, ``x2' = x + w + dx2 w`` (same for y), in float32.
+    """
+    x, y, w, h = (c.astype(_F32) for c in _as_int_rects(boxes).T)
+    if add_one:
+        w = w + _F32(1)
+        h = h + _F32(1)
+    dx1, dy1, dx2, dy2 = offsets.astype(_F32).T
+    x1 = x + dx1 * w
+    y1 = y + dy1 * h
+    x2 = (x + w) + w * dx2
+    y2 = (y + h) + h * dy2
+    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(_F32)
+
+
+def square_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Make boxes square around their centre, on whole pixels (OpenFace's ``rectify``).
+
+    Parameters
+    ----------
+    boxes : (k, 4) float32 ndarray
+
+    Returns
+    -------
+    (k, 4) float32 ndarray
+        Side ``int(max(w, h))``; corner ``int(x + 0.5 (w - side))`` (and y),
+        truncated towards zero; the half-difference is taken in double as in
+        OpenFace.
+    """
+    x, y, w, h = boxes.astype(_F32).T
+    side = np.maximum(w, h)
+    new_x = x.astype(np.float64) + 0.5 * (w - side).astype(np.float64)
+    new_y = y.astype(np.float64) + 0.5 * (h - side).astype(np.float64)
+    side = np.trunc(side)
+    return np.stack([np.trunc(new_x), np.trunc(new_y), side, side], axis=1).astype(_F32)
+
+
+def correct_for_landmarks(boxes: np.ndarray) -> np.ndarray:
+    """OpenFace's fixed correction of an MTCNN box before CLNF initialisation.
+
+    Parameters
+    ----------
+    boxes : (k, 4) float32 ndarray
+        Final MTCNN boxes ``[x, y, w, h]``.
+
+    Returns
+    -------
+    (k, 4) float32 ndarray
+        ``[x - 0.0075 w, y + 0.2459 h, 1.0323 w, 0.7751 h]``, computed in double
+        and stored in float32 as OpenFace does. This is the box OpenFace hands
+        to the landmark detector: it is tight around the 68 landmarks.
+    """
+    x, y, w, h = (c.astype(np.float64) for c in boxes.astype(_F32).T)
+    c = BOX_CORRECTION
+    out = np.stack([w * c["dx"] + x, h * c["dy"] + y, c["sw"] * w, c["sh"] * h], axis=1)
+    return out.astype(_F32)
