@@ -15,6 +15,8 @@ __all__ = [
     "ModelsNotFoundError",
     "InputError",
     "InputNotFoundError",
+    "OpenAUWarning",
+    "DeviceFallbackWarning",
 ]
 
 
@@ -52,3 +54,11 @@ class InputError(OpenAUError, ValueError):
 
 class InputNotFoundError(OpenAUError, FileNotFoundError):
     """An input path does not exist."""
+
+
+class OpenAUWarning(UserWarning):
+    """Base class of every warning openau issues."""
+
+
+class DeviceFallbackWarning(OpenAUWarning, RuntimeWarning):
+    """A requested accelerator is not installed or failed to start; the CPU is used instead."""

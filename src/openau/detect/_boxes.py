@@ -87,18 +87,13 @@ def pnet_proposals(
     Cells are visited column by column (x outer, y inner) as OpenFace does,
     so the order of equal scores in the NMS that follows matches. The cell at
     (x, y) maps to ``int((2 x + 1) / scale)`` .. ``int((2 x + 12) / scale)``
-    with a float32 division and truncation.
+    with a float32 division and truncation. The probability is
+    ``1 / (1 + exp(l0 - l1))`` in float32. The loop is compiled with numba.
     """
-    prob = face_probability(output[:2], double=False)
-    xs, ys = np.nonzero(prob.T >= _F32(threshold))
-    scale32 = _F32(scale)
-    x1 = np.trunc(((PNET_STRIDE * xs + 1).astype(_F32) / scale32).astype(_F32))
-    y1 = np.trunc(((PNET_STRIDE * ys + 1).astype(_F32) / scale32).astype(_F32))
-    x2 = np.trunc(((PNET_STRIDE * xs + PNET_CELL).astype(_F32) / scale32).astype(_F32))
-    y2 = np.trunc(((PNET_STRIDE * ys + PNET_CELL).astype(_F32) / scale32).astype(_F32))
-    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(_F32)
-    offsets = output[2:6, ys, xs].T.astype(_F32)
-    return boxes, prob[ys, xs], np.ascontiguousarray(offsets)
+    from openau.detect._kernels import pnet_cells
+
+    maps = np.ascontiguousarray(output, dtype=_F32)
+    return pnet_cells(maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL)
 
 
 def _as_int_rects(boxes: np.ndarray) -> np.ndarray:
@@ -132,37 +127,19 @@ def non_maximum_suppression(
     Notes
     -----
     Overlaps are computed on the boxes rounded to integers (OpenFace compares
-    ``cv::Rect``), with integer areas and a float32 ratio.
+    ``cv::Rect``), with integer areas and a float32 ratio; an empty box
+    overlaps nothing. The loop is compiled with numba.
     """
     if mode not in ("union", "min"):
         raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
     count = len(scores)
     if count == 0:
         return np.zeros(0, np.int64)
-    rects = _as_int_rects(boxes)
-    x1, y1, w, h = rects.T
-    x2, y2 = x1 + w, y1 + h
-    area = w * h
-    # Highest score first; among equal scores the later index first.
-    reverse = np.arange(count - 1, -1, -1)
-    order = reverse[np.argsort(-scores[::-1], kind="stable")]
-    thresh = _F32(threshold)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        iw = np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])
-        ih = np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])
-        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0)
-        if mode == "union":
-            denom = area[i] + area[rest] - inter
-        else:
-            denom = np.minimum(area[i], area[rest])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            overlap = inter.astype(_F32) / denom.astype(_F32)
-        order = rest[~(overlap > thresh)]
-    return np.asarray(keep, dtype=np.int64)
+    from openau.detect._kernels import greedy_nms
+
+    boxes = np.ascontiguousarray(boxes, dtype=_F32)
+    scores = np.ascontiguousarray(scores, dtype=_F32)
+    return greedy_nms(boxes, scores, _F32(threshold), mode == "min")
 
 
 def apply_regression(boxes: np.ndarray, offsets: np.ndarray, *, add_one: bool) -> np.ndarray:

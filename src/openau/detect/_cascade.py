@@ -174,8 +174,11 @@ def pyramid_scales(height: int, width: int, params: MTCNNParams) -> list[tuple[f
 
 def normalise(images: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` float32 BGR in 0..255 -> ``(N, 3, H, W)`` normalised RGB."""
-    out = (images[..., ::-1] - _F32(PIXEL_MEAN)) * _F32(PIXEL_SCALE)
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2), dtype=_F32)
+    n, h, w, _ = images.shape
+    out = np.empty((n, 3, h, w), dtype=_F32)
+    np.subtract(images.transpose(0, 3, 1, 2)[:, ::-1], _F32(PIXEL_MEAN), out=out)
+    out *= _F32(PIXEL_SCALE)
+    return out
 
 
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
@@ -205,36 +208,35 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
 
     height, width = image.shape[:2]
     out = np.zeros((len(boxes), size, size, 3), dtype=_F32)
-    for k, (x, y, w, h) in enumerate(boxes.astype(np.int64)):
+    for k, (x, y, w, h) in enumerate(boxes.astype(np.int64).tolist()):
         if w + 1 <= 0 or h + 1 <= 0:
             continue  # degenerate box: an all-zero patch
         x0, y0, x1, y1 = x - 1, y - 1, x + w, y + h
-        inside = x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
-        if inside:
+        if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
             patch = image[y0:y1, x0:x1]
         else:
             patch = np.zeros((h + 1, w + 1, 3), dtype=_F32)
             sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
             if sx1 > sx0 and sy1 > sy0:
                 patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
-        out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR)
+        cv2.resize(patch, (size, size), dst=out[k], interpolation=cv2.INTER_LINEAR)
     return out
 
 
 def as_frames(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
     """Check frames at the public boundary: a list of uint8 images.
 
-    Accepts ``(H, W, 3)`` BGR or ``(H, W)`` grey frames (OpenFace turns grey
-    into three equal channels), or one ``(N, H, W, 3)`` array.
+    Accepts a sequence of ``(H, W, 3)`` BGR or ``(H, W)`` grey frames
+    (OpenFace turns grey into three equal channels), or one ``(N, H, W, 3)``
+    array.
     """
     if isinstance(frames, np.ndarray):
-        if frames.ndim == 4 or (frames.ndim == 3 and frames.shape[-1] not in (3,)):
-            frames = list(frames)
-        else:
+        if frames.ndim != 4:
             raise InputError(
                 f"frames must be a list of images or an (N, H, W, 3) array, got one array of shape "
                 f"{frames.shape}; wrap a single frame in a list"
             )
+        frames = list(frames)
     result = []
     for i, frame in enumerate(frames):
         frame = np.asarray(frame)
