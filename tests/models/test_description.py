@@ -112,7 +112,10 @@ def _edit(models_dir, tmp_path, relpath, edit, name=None):
         (lambda ls: ls.__setitem__(1, "LandmarkDetector_part"), "line 2: .*needs a file name"),
         (lambda ls: ls.__setitem__(3, "FaceDetConverson haarAlign.txt"), "line 4: unknown module"),
         (lambda ls: ls.__setitem__(0, "# commented out"), "whole file: no LandmarkDetector line"),
-        (lambda ls: ls.append("LandmarkDetector clnf_wild.txt"), "line 7: a second LandmarkDetector"),
+        (
+            lambda ls: ls.append("LandmarkDetector clnf_wild.txt"),
+            "line 7: a second LandmarkDetector",
+        ),
         (lambda ls: ls.__setitem__(5, ls[5] + " extra"), "line 6: unexpected 'extra'"),
     ],
 )

@@ -71,8 +71,14 @@ def test_nothing_configured_says_where_it_looked(user_dirs):
     with pytest.raises(ModelsNotFoundError) as info:
         resolve_models()
     message = str(info.value)
-    for part in ("no --models given", "OPENAU_MODELS not set", "no OpenFace installation linked",
-                 str(user), "does not exist", "openau models download"):
+    for part in (
+        "no --models given",
+        "OPENAU_MODELS not set",
+        "no OpenFace installation linked",
+        str(user),
+        "does not exist",
+        "openau models download",
+    ):
         assert part in message
     assert isinstance(info.value, OpenAUError) and isinstance(info.value, FileNotFoundError)
     # locate_models does not require the files: it is where a download would go.

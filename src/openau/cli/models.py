@@ -107,9 +107,7 @@ def _print_report(report, verbose: bool) -> None:
             )
     if not store.root.is_dir():
         print(f"  the folder {store.root} does not exist")
-    shown = [
-        s for s in report.statuses if verbose or (s.entry.required and not s.state.usable)
-    ]
+    shown = [s for s in report.statuses if verbose or (s.entry.required and not s.state.usable)]
     if not verbose and len(shown) > _MAX_LISTED:
         hidden = len(shown) - _MAX_LISTED + 1
         shown = shown[: _MAX_LISTED - 1]
@@ -199,9 +197,7 @@ def _download(args) -> int:
     for path in result.unverified:
         _err(f"downloaded {path} (not verifiable: no published checksum)")
     report = check_models(store)
-    print(
-        f"Downloaded {len(result.downloaded) + len(result.unverified)} files to {store.root}."
-    )
+    print(f"Downloaded {len(result.downloaded) + len(result.unverified)} files to {store.root}.")
     print(_summary(report))
     return 0 if report.ok else 1
 

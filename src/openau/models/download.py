@@ -185,30 +185,58 @@ def download_models(
     downloaded: list[str] = []
     unverified: list[str] = []
     for index, entry in enumerate(todo, start=1):
-
-        def notify(event: str, done: int, total: int | None, message: str = "") -> None:
-            if progress is not None:
-                progress(DownloadProgress(entry.path, index, len(todo), done, total, event, message))
-
         urls = [f"{base_url.rstrip('/')}/{quote(entry.path)}"] if base_url else list(entry.urls)
         if not urls:
             raise ModelDownloadError(
                 f"{entry.path} has no download address; fetch it by hand from OpenFace "
                 f"and put it at {store.path(entry.path)}"
             )
-        destination = store.path(entry.path)
-        _fetch_verified(entry, urls, destination, notify, attempts, timeout, retry_delay)
+        job = _Job(entry, store.path(entry.path), index, len(todo), progress)
+        _fetch_verified(job, urls, _Policy(attempts, timeout, retry_delay))
         (downloaded if entry.verifiable else unverified).append(entry.path)
     return DownloadResult(store, tuple(downloaded), tuple(unverified))
 
 
-def _fetch_verified(entry, urls, destination: Path, notify, attempts, timeout, delay) -> None:
+@dataclass(frozen=True)
+class _Policy:
+    """How hard to try: attempts per address, socket timeout, first retry delay."""
+
+    attempts: int
+    timeout: float
+    delay: float
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One file to fetch and where its progress goes."""
+
+    entry: ManifestEntry
+    destination: Path
+    index: int
+    count: int
+    progress: ProgressCallback | None
+
+    @property
+    def partial(self) -> Path:
+        return self.destination.with_name(self.destination.name + _PARTIAL_SUFFIX)
+
+    def notify(self, event: str, done: int, message: str = "", total: int | None = None) -> None:
+        if self.progress is not None:
+            total = self.entry.size if total is None else total
+            self.progress(
+                DownloadProgress(
+                    self.entry.path, self.index, self.count, done, total, event, message
+                )
+            )
+
+
+def _fetch_verified(job: _Job, urls: list[str], policy: _Policy) -> None:
     """Fetch one file from the first address that works, verify it, move it into place."""
-    partial = destination.with_name(destination.name + _PARTIAL_SUFFIX)
+    entry, partial = job.entry, job.partial
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        job.destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ModelDownloadError(f"cannot create {destination.parent}: {exc.strerror}") from exc
+        raise ModelDownloadError(f"cannot create {job.destination.parent}: {exc.strerror}") from exc
     errors: list[str] = []
     for url in urls:
         # A resumed file that fails verification may hold bytes of an older
@@ -216,16 +244,16 @@ def _fetch_verified(entry, urls, destination: Path, notify, attempts, timeout, d
         for fresh in (False, True):
             if fresh:
                 partial.unlink(missing_ok=True)
-            notify("start", _size(partial), entry.size)
+            job.notify("start", _size(partial))
             try:
-                resumed = _transfer(url, partial, entry, notify, attempts, timeout, delay)
+                resumed = _transfer(job, url, policy)
             except ModelDownloadError as exc:
                 errors.append(str(exc))
                 break
             problem = _verify(entry, partial)
             if problem is None:
-                os.replace(partial, destination)
-                notify("done", entry.size or _size(destination), entry.size)
+                os.replace(partial, job.destination)
+                job.notify("done", _size(job.destination))
                 return
             partial.unlink(missing_ok=True)
             if fresh or not resumed:
@@ -265,14 +293,16 @@ def _verify(entry: ManifestEntry, partial: Path) -> str | None:
     return None
 
 
-def _transfer(url, partial: Path, entry: ManifestEntry, notify, attempts, timeout, delay) -> bool:
-    """Bring ``partial`` to the full content of ``url``, resuming; True if it resumed."""
+def _transfer(job: _Job, url: str, policy: _Policy) -> bool:
+    """Bring the partial file to the full content of ``url``; True if it resumed."""
+    partial, size = job.partial, job.entry.size
     last_error = "no attempt made"
     resumed = False
-    for attempt in range(1, max(1, attempts) + 1):
+    attempts = max(1, policy.attempts)
+    for attempt in range(1, attempts + 1):
         offset = _size(partial)
-        if entry.size is not None and offset >= entry.size:
-            if offset == entry.size:
+        if size is not None and offset >= size:
+            if offset == size:
                 return True
             partial.unlink()
             offset = 0
@@ -280,13 +310,13 @@ def _transfer(url, partial: Path, entry: ManifestEntry, notify, attempts, timeou
         if offset:
             headers["Range"] = f"bytes={offset}-"
         try:
-            with urlopen(Request(url, headers=headers), timeout=timeout) as response:
+            with urlopen(Request(url, headers=headers), timeout=policy.timeout) as response:
                 if offset and not _continues_at(response, offset):
                     offset = 0  # the server sent the whole file
                 resumed = resumed or offset > 0
                 length = response.headers.get("Content-Length")
-                total = offset + int(length) if length is not None else entry.size
-                done = _copy(response, partial, offset, total, notify)
+                total = offset + int(length) if length is not None else size
+                done = _copy(response, job, offset, total)
             if length is not None and done != total:
                 raise ConnectionError(f"connection closed after {done} of {total} bytes")
             return resumed
@@ -302,8 +332,8 @@ def _transfer(url, partial: Path, entry: ManifestEntry, notify, attempts, timeou
             reason = getattr(exc, "reason", None) or exc
             last_error = f"{type(exc).__name__}: {reason}"
         if attempt < attempts:
-            notify("retry", _size(partial), entry.size, f"{last_error}; retrying")
-            time.sleep(delay * 2 ** (attempt - 1))
+            job.notify("retry", _size(partial), f"{last_error}; retrying")
+            time.sleep(policy.delay * 2 ** (attempt - 1))
     raise ModelDownloadError(f"{url}: {last_error} (after {attempts} attempts)")
 
 
@@ -315,7 +345,7 @@ def _continues_at(response, offset: int) -> bool:
     return match is not None and int(match.group(1)) == offset
 
 
-def _copy(response, partial: Path, offset: int, total: int | None, notify) -> int:
+def _copy(response, job: _Job, offset: int, total: int | None) -> int:
     """Append (at ``offset``) or write the response body; returns bytes on disk.
 
     Network errors propagate as they are (the caller retries); a local write
@@ -323,18 +353,18 @@ def _copy(response, partial: Path, offset: int, total: int | None, notify) -> in
     """
     done = offset
     try:
-        out = open(partial, "r+b" if offset else "wb")
+        out = open(job.partial, "r+b" if offset else "wb")
     except OSError as exc:
-        raise ModelDownloadError(f"cannot write {partial}: {exc.strerror}") from exc
+        raise ModelDownloadError(f"cannot write {job.partial}: {exc.strerror}") from exc
     with out:
         out.seek(offset)
         out.truncate()
-        notify("data", done, total)
+        job.notify("data", done, total=total)
         while chunk := response.read(_CHUNK):
             try:
                 out.write(chunk)
             except OSError as exc:
-                raise ModelDownloadError(f"cannot write {partial}: {exc.strerror}") from exc
+                raise ModelDownloadError(f"cannot write {job.partial}: {exc.strerror}") from exc
             done += len(chunk)
-            notify("data", done, total)
+            job.notify("data", done, total=total)
     return done
