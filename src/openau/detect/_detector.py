@@ -32,6 +32,7 @@ from openau.detect._oracle import forward_numpy
 from openau.detect._runtime import check_device, open_sessions
 from openau.errors import DeviceFallbackWarning, InputError
 from openau.models.mtcnn import MTCNN_NETS, MTCNNModel, read_mtcnn
+from openau.models.store import ModelStore
 
 __all__ = ["MTCNNDetector", "numpy_networks"]
 
@@ -78,9 +79,10 @@ class MTCNNDetector:
 
     Parameters
     ----------
-    models : path-like or MTCNNModel
+    models : path-like, ModelStore or MTCNNModel
         The OpenFace models root, its ``model/`` or ``model/mtcnn_detector/``
-        folder, or networks already read with :func:`openau.models.read_mtcnn`.
+        folder, a resolved :class:`~openau.models.ModelStore`, or networks
+        already read with :func:`openau.models.read_mtcnn`.
     device : {"auto", "cpu", "cuda", "coreml", "directml", "openvino"}
         Where the networks run. ``"auto"`` takes the best installed
         accelerator that starts, else the CPU. A named accelerator that is not
@@ -108,7 +110,7 @@ class MTCNNDetector:
 
     def __init__(
         self,
-        models: str | PathLike[str] | MTCNNModel,
+        models: str | PathLike[str] | ModelStore | MTCNNModel,
         *,
         device: str = "auto",
         threads: int = 1,
@@ -120,10 +122,10 @@ class MTCNNDetector:
         self.threads = int(threads)
         self.params = params if params is not None else MTCNNParams()
         if isinstance(models, MTCNNModel):
-            self._source: Path | MTCNNModel = models
+            self._source: Path | ModelStore | MTCNNModel = models
             model = models
         else:
-            self._source = Path(models)
+            self._source = models if isinstance(models, ModelStore) else Path(models)
             model = read_mtcnn(self._source)  # fail early, in the caller's process
         self._reset_process_state(model)
 
@@ -283,5 +285,10 @@ class MTCNNDetector:
         return written
 
     def __repr__(self) -> str:
-        source = self._source.source if isinstance(self._source, MTCNNModel) else str(self._source)
+        source = self._source
+        if isinstance(source, MTCNNModel):
+            source = source.source
+        elif isinstance(source, ModelStore):
+            source = source.root
+        source = str(source)
         return f"MTCNNDetector({source!r}, device={self.device!r}, threads={self.threads})"

@@ -34,6 +34,7 @@ import numpy as np
 
 from openau.errors import ModelsNotFoundError
 from openau.models._reader import BinaryReader, TextReader
+from openau.models.store import ModelStore
 
 __all__ = [
     "ConvLayer",
@@ -52,6 +53,7 @@ __all__ = [
 #: The three networks of the cascade, in the order they run.
 MTCNN_NETS: tuple[str, ...] = ("PNet", "RNet", "ONet")
 
+_DETECTOR_DIR = "mtcnn_detector"
 _LIST_FILE = "MTCNN_detector.txt"
 _TYPE_CONV, _TYPE_POOL, _TYPE_FC, _TYPE_PRELU, _TYPE_SIGMOID = 0, 1, 2, 3, 4
 _MAX_LAYERS = 1000
@@ -300,14 +302,15 @@ def read_cnn(path: str | PathLike[str]) -> CNNModel:
     return CNNModel(name=Path(path).stem, layers=tuple(layers))
 
 
-def find_mtcnn_dir(path: str | PathLike[str]) -> Path:
+def find_mtcnn_dir(path: str | PathLike[str] | ModelStore) -> Path:
     """Locate the ``mtcnn_detector`` folder from a path a user may give.
 
     Parameters
     ----------
-    path : path-like
+    path : path-like or ModelStore
         The ``mtcnn_detector`` folder itself, its ``MTCNN_detector.txt``, the
-        OpenFace ``model`` folder, or the models root holding ``model/``.
+        OpenFace ``model`` folder, the models root holding ``model/``, or a
+        resolved model store (any layout).
 
     Returns
     -------
@@ -319,10 +322,12 @@ def find_mtcnn_dir(path: str | PathLike[str]) -> Path:
     ModelsNotFoundError
         When none of those places holds the three networks.
     """
+    if isinstance(path, ModelStore):
+        path = path.path(f"model/{_DETECTOR_DIR}")
     path = Path(path)
     if path.is_file():
         path = path.parent
-    candidates = (path, path / "mtcnn_detector", path / "model" / "mtcnn_detector")
+    candidates = (path, path / _DETECTOR_DIR, path / "model" / _DETECTOR_DIR)
     for folder in candidates:
         if all((folder / f"{name}.dat").is_file() for name in MTCNN_NETS):
             return folder
@@ -343,14 +348,14 @@ def _listed_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def read_mtcnn(path: str | PathLike[str]) -> MTCNNModel:
+def read_mtcnn(path: str | PathLike[str] | ModelStore) -> MTCNNModel:
     """Read OpenFace's MTCNN detector (the three networks).
 
     Parameters
     ----------
-    path : path-like
-        Anything :func:`find_mtcnn_dir` accepts: the models root, ``model/``,
-        ``model/mtcnn_detector/`` or its ``MTCNN_detector.txt``.
+    path : path-like or ModelStore
+        Anything :func:`find_mtcnn_dir` accepts: a model store, the models
+        root, ``model/``, ``model/mtcnn_detector/`` or its ``MTCNN_detector.txt``.
 
     Returns
     -------
