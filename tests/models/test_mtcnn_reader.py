@@ -118,3 +118,11 @@ def test_listing_file_names_the_networks(models_dir, tmp_path):
     (folder / "MTCNN_detector.txt").write_text("PNet PNet.dat\nRNet RNet.dat\nONet other.dat\n")
     model = read_mtcnn(folder)
     assert model.onet.name == "other" and len(model.onet.layers) == 14
+
+
+def test_model_store_is_accepted(models_dir):
+    from openau.models import ModelStore
+
+    store = ModelStore.at(models_dir)
+    assert find_mtcnn_dir(store) == models_dir / MTCNN_DIR
+    assert len(read_mtcnn(store).rnet.layers) == 11

@@ -96,12 +96,6 @@ def pnet_proposals(
     return pnet_cells(maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL)
 
 
-def _as_int_rects(boxes: np.ndarray) -> np.ndarray:
-    # OpenFace binds its float boxes to cv::Rect (int) in the NMS and in the
-    # regression; the conversion rounds half to even (cvRound).
-    return np.rint(boxes).astype(np.int64)
-
-
 def non_maximum_suppression(
     boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union"
 ) -> np.ndarray:
@@ -159,16 +153,15 @@ def apply_regression(boxes: np.ndarray, offsets: np.ndarray, *, add_one: bool) -
     (k, 4) float32 ndarray
         ``x1' = x + dx1 w``, ``x2' = x + w + dx2 w`` (same for y), in float32.
     """
-    x, y, w, h = (c.astype(_F32) for c in _as_int_rects(boxes).T)
+    # OpenFace first binds the box to a cv::Rect: rounded half to even.
+    rect = np.rint(boxes.astype(_F32))
+    corner, size = rect[:, :2], rect[:, 2:]
     if add_one:
-        w = w + _F32(1)
-        h = h + _F32(1)
-    dx1, dy1, dx2, dy2 = offsets.astype(_F32).T
-    x1 = x + dx1 * w
-    y1 = y + dy1 * h
-    x2 = (x + w) + w * dx2
-    y2 = (y + h) + h * dy2
-    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(_F32)
+        size = size + _F32(1)
+    offsets = offsets.astype(_F32)
+    start = corner + offsets[:, :2] * size
+    end = (corner + size) + size * offsets[:, 2:]
+    return np.concatenate([start, end - start], axis=1)
 
 
 def square_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -185,12 +178,11 @@ def square_boxes(boxes: np.ndarray) -> np.ndarray:
         truncated towards zero; the half-difference is taken in double as in
         OpenFace.
     """
-    x, y, w, h = boxes.astype(_F32).T
-    side = np.maximum(w, h)
-    new_x = x.astype(np.float64) + 0.5 * (w - side).astype(np.float64)
-    new_y = y.astype(np.float64) + 0.5 * (h - side).astype(np.float64)
-    side = np.trunc(side)
-    return np.stack([np.trunc(new_x), np.trunc(new_y), side, side], axis=1).astype(_F32)
+    boxes = boxes.astype(_F32)
+    side = boxes[:, 2:].max(axis=1, keepdims=True)
+    # float32 difference, halved and added in double, then truncated.
+    corner = boxes[:, :2].astype(np.float64) + 0.5 * (boxes[:, 2:] - side).astype(np.float64)
+    return np.trunc(np.concatenate([corner, side, side], axis=1)).astype(_F32)
 
 
 def correct_for_landmarks(boxes: np.ndarray) -> np.ndarray:
