@@ -131,9 +131,11 @@ def non_maximum_suppression(
         return np.zeros(0, np.int64)
     from openau.detect._kernels import greedy_nms
 
-    boxes = np.ascontiguousarray(boxes, dtype=_F32)
-    scores = np.ascontiguousarray(scores, dtype=_F32)
-    return greedy_nms(boxes, scores, _F32(threshold), mode == "min")
+    # OpenFace compares cv::Rect (int) copies: rounded half to even (cvRound).
+    rects = np.rint(boxes).astype(np.int64)
+    # Highest score first; among equal scores the later index first.
+    order = count - 1 - np.argsort(-scores[::-1], kind="stable")
+    return greedy_nms(rects, order, _F32(threshold), mode == "min")
 
 
 def apply_regression(boxes: np.ndarray, offsets: np.ndarray, *, add_one: bool) -> np.ndarray:

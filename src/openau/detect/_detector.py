@@ -54,7 +54,7 @@ _CPU_CHUNK: dict[str, int] = {"RNet": 8, "ONet": 4}
 
 def _outside_stacklevel() -> int:
     """``stacklevel`` that points a warning at the first frame outside this package."""
-    here = str(Path(__file__).resolve().parent)
+    here = os.path.dirname(__file__)
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(here):
         frame, level = frame.f_back, level + 1

@@ -67,14 +67,15 @@ def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - comp
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def greedy_nms(boxes, scores, threshold, use_min):  # pragma: no cover - compiled
-    """Greedy NMS on integer-rounded boxes, best score first.
+def greedy_nms(rects, order, threshold, use_min):  # pragma: no cover - compiled
+    """Greedy NMS over whole-pixel boxes visited in ``order``.
 
     Parameters
     ----------
-    boxes : (k, 4) float32 ndarray
-        ``[x, y, w, h]``; rounded half to even, like ``cv::Rect(Rect_<float>)``.
-    scores : (k,) float32 ndarray
+    rects : (k, 4) int64 ndarray
+        ``[x, y, w, h]``.
+    order : (k,) int64 ndarray
+        Visiting order, best first.
     threshold : float32
     use_min : bool
         Overlap over the smaller area instead of over the union.
@@ -82,17 +83,9 @@ def greedy_nms(boxes, scores, threshold, use_min):  # pragma: no cover - compile
     Returns
     -------
     (m,) int64 ndarray
-        Kept indices, best first; equal scores later index first.
+        Kept indices, in visiting order.
     """
-    n = scores.shape[0]
-    rects = np.empty((n, 4), np.int64)
-    for i in range(n):
-        for c in range(4):
-            rects[i, c] = np.int64(np.rint(boxes[i, c]))
-    # Descending score, ties by descending index: a stable sort of the
-    # reversed array, mapped back.
-    rev = np.argsort(-scores[::-1], kind="mergesort")
-    order = n - 1 - rev
+    n = order.shape[0]
     removed = np.zeros(n, np.bool_)
     keep = np.empty(n, np.int64)
     kept = 0
