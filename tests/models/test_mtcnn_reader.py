@@ -126,3 +126,15 @@ def test_model_store_is_accepted(models_dir):
     store = ModelStore.at(models_dir)
     assert find_mtcnn_dir(store) == models_dir / MTCNN_DIR
     assert len(read_mtcnn(store).rnet.layers) == 11
+
+
+def test_kernel_of_another_shape(models_dir, tmp_path):
+    folder = _copy_dir(models_dir, tmp_path)
+    data = bytearray((folder / "RNet.dat").read_bytes())
+    # Layer 0: 4 count + 4 type + 8 map counts + 28 float biases, then 48-byte kernels.
+    offset = 16 + 28 * 4 + 5 * 48
+    assert struct.unpack_from("<3i", data, offset) == (3, 3, 5)
+    struct.pack_into("<i", data, offset, 4)
+    (folder / "RNet.dat").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=rf"RNet.dat, byte {offset}: convolution kernel 5 has header \[4, 3, 5\]"):
+        read_mtcnn(folder)

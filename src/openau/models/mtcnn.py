@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from openau.errors import ModelsNotFoundError
-from openau.models._reader import BinaryReader, TextReader
+from openau.models._reader import CV_DTYPES, BinaryReader, TextReader
 from openau.models.store import ModelStore
 
 __all__ = [
@@ -194,6 +194,35 @@ class MTCNNModel:
     source: str = ""
 
 
+def _read_kernels(reader: BinaryReader, count: int) -> np.ndarray:
+    """``count`` binary matrices of one shape and type, read as one block.
+
+    Returns
+    -------
+    (count, kh, kw) ndarray
+    """
+    start = reader.pos
+    first = reader.matrix()  # validates the first header
+    if first.size == 0:
+        raise reader.error("empty convolution kernel", start)
+    reader.pos = start
+    header = np.array([first.shape[0], first.shape[1], _cv_type(first.dtype)], dtype="<i4")
+    record = np.dtype([("header", "<i4", 3), ("values", first.dtype.newbyteorder("<"), first.size)])
+    block = np.frombuffer(reader.bytes(count * record.itemsize), dtype=record)
+    bad = np.flatnonzero(np.any(block["header"] != header, axis=1))
+    if bad.size:
+        raise reader.error(
+            f"convolution kernel {bad[0]} has header {block['header'][bad[0]].tolist()}, "
+            f"the layer's first is {header.tolist()}",
+            start + int(bad[0]) * record.itemsize,
+        )
+    return block["values"].reshape(count, *first.shape)
+
+
+def _cv_type(dtype: np.dtype) -> int:
+    return next(code for code, candidate in CV_DTYPES.items() if candidate == dtype)
+
+
 def _read_layer(reader: BinaryReader, layer_type: int) -> Layer:
     start = reader.pos
     if layer_type == _TYPE_CONV:
@@ -201,21 +230,10 @@ def _read_layer(reader: BinaryReader, layer_type: int) -> Layer:
         if not (0 < n_in <= _MAX_MAPS and 0 < n_out <= _MAX_MAPS):
             raise reader.error(f"implausible convolution size {n_in} -> {n_out} maps", start)
         bias = reader.array(n_out, np.float32)
-        kernels = []
-        for _ in range(n_in * n_out):
-            at = reader.pos
-            kernel = reader.matrix()
-            if kernels and kernel.shape != kernels[0].shape:
-                raise reader.error(
-                    f"convolution kernel is {kernel.shape}, the layer's first is {kernels[0].shape}",
-                    at,
-                )
-            if kernel.size == 0:
-                raise reader.error("empty convolution kernel", at)
-            kernels.append(kernel)
-        kh, kw = kernels[0].shape
+        weights = _read_kernels(reader, n_in * n_out)
+        kh, kw = weights.shape[1:]
         # File order is in-map outer, kernel inner: (in, out, kh, kw).
-        weights = np.stack(kernels).reshape(n_in, n_out, kh, kw).transpose(1, 0, 2, 3)
+        weights = weights.reshape(n_in, n_out, kh, kw).transpose(1, 0, 2, 3)
         return ConvLayer(weights=_frozen(weights), bias=_frozen(bias))
     if layer_type == _TYPE_POOL:
         kx, ky, sx, sy = reader.i32(), reader.i32(), reader.i32(), reader.i32()
