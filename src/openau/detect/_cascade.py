@@ -365,7 +365,7 @@ def run_cascade(
     pnet, rnet, onet : callable
         The networks: ``(N, 3, H, W)`` float32 normalised RGB to raw output
         (``(N, 6, h, w)``, ``(N, 6)``, ``(N, 16)``), e.g. ONNX Runtime sessions
-        or :func:`~openau.detect.forward_numpy`.
+        or the callables of :func:`~openau.detect.numpy_networks`.
     params : MTCNNParams
     stage_times : dict, optional
         When given, seconds spent per stage are added into it (keys
