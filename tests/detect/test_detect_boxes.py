@@ -200,3 +200,16 @@ def test_frame_checks():
 def test_params_are_checked(kwargs):
     with pytest.raises(InputError):
         MTCNNParams(**kwargs)
+
+
+def test_face_probability_rounds_like_openface():
+    import math
+
+    from openau.detect._boxes import face_probability
+
+    logits = np.random.default_rng(4).normal(0, 6, (2, 200)).astype(F32)
+    got = face_probability(logits)
+    for l0, l1, p in zip(logits[0], logits[1], got, strict=True):
+        e = F32(math.exp(float(F32(l0 - l1))))  # expf, correctly rounded
+        assert p == F32(1.0 / (1.0 + float(e)))
+    assert got.dtype == F32 and face_probability(np.array([[-40.0], [40.0]], F32))[0] == 1.0

@@ -36,27 +36,30 @@ BOX_CORRECTION = {"dx": -0.0075, "dy": 0.2459, "sw": 1.0323, "sh": 0.7751}
 _F32 = np.float32
 
 
-def face_probability(logits: np.ndarray, *, double: bool) -> np.ndarray:
-    """Face probability from the two class outputs of a network.
+def face_probability(logits: np.ndarray) -> np.ndarray:
+    """R- and O-Net's face probability from their two class outputs.
 
     Parameters
     ----------
-    logits : (..., 2, ...) float32 ndarray
-        ``logits[0]`` (non-face) and ``logits[1]`` (face) along axis 0.
-    double : bool
-        OpenFace computes ``1 / (1 + exp(l0 - l1))`` in float32 for P-Net's
-        heat map but in double, from a float32 ``exp``, for R- and O-Net's
-        scalar outputs; the rounding can decide a tie in the NMS order.
+    logits : (2, k) float32 ndarray
+        Non-face and face logits.
 
     Returns
     -------
-    float32 ndarray
-        The softmax probability of the face class, shape of ``logits[0]``.
+    (k,) float32 ndarray
+        ``1 / (1 + exp(l0 - l1))``.
+
+    Notes
+    -----
+    OpenFace takes a float32 ``exp`` (glibc's ``expf``, correctly rounded in
+    practice; reproduced here as the double ``exp`` rounded to float32) and
+    finishes the formula in double before storing float32. The rounding can
+    decide the order of nearly equal scores in the NMS that follows. (P-Net's
+    heat map is computed all in float32, in :func:`pnet_proposals`.)
     """
-    e = np.exp((logits[0] - logits[1]).astype(_F32))
-    if double:
-        return (1.0 / (1.0 + e.astype(np.float64))).astype(_F32)
-    return (_F32(1) / (_F32(1) + e)).astype(_F32)
+    diff = (logits[0].astype(_F32) - logits[1].astype(_F32)).astype(np.float64)
+    e = np.exp(diff).astype(_F32)
+    return (1.0 / (1.0 + e.astype(np.float64))).astype(_F32)
 
 
 def pnet_proposals(

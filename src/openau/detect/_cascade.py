@@ -337,7 +337,7 @@ def _refine(
     clock.lap(f"{name} crops")
     out = net(batch)
     clock.lap(name)
-    scores = face_probability(out[:, :2].T, double=True)
+    scores = face_probability(out[:, :2].T)
     offsets = np.ascontiguousarray(out[:, 2:6], dtype=_F32)
     refined, start = [], 0
     for stage, n in zip(stages, counts, strict=True):
