@@ -44,12 +44,12 @@ _INPUT_SIZES: dict[str, tuple[int, int] | None] = {
 }
 
 
-# On the CPU, R- and O-Net run faster on small batches: a batch's feature maps
-# then stay in the core's cache between layers (measured with ONNX Runtime's
-# blocked convolutions, one thread: R-Net 65 us per crop in chunks of 4-8
-# against 100-120 us in batches of 64+; O-Net is compute bound and gains a
-# little at 4). Accelerators take the whole batch at once.
-_CPU_CHUNK: dict[str, int] = {"RNet": 8, "ONet": 4}
+# On the CPU, R- and O-Net candidates run in chunks of at most this many
+# crops, which bounds ONNX Runtime's buffers (an O-Net crop needs ~0.5 MB of
+# feature maps) when many frames arrive at once. Per-crop time is flat from
+# about 4 crops up (measured, one thread: R-Net ~100 us, O-Net ~550 us per
+# crop). Accelerators take the whole batch in one run.
+_CPU_CHUNK: dict[str, int] = {"RNet": 256, "ONet": 128}
 
 
 def _outside_stacklevel() -> int:
