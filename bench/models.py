@@ -27,6 +27,7 @@ from openau.models import (
     check_models,
     load_manifest,
     read_clnf_description,
+    read_cnn,
     read_face_detector_conversion,
     read_main_description,
     read_pdm,
@@ -47,6 +48,7 @@ READERS: list[tuple[str, Reader]] = [
     ("model/tris_68.txt", read_triangulations),
     ("AU_predictors/tris_68_full.txt", read_triangulation),
     ("model/haarAlign.txt", read_face_detector_conversion),
+    ("model/mtcnn_detector/*.dat", read_cnn),
 ]
 
 
