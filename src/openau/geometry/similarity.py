@@ -4,13 +4,38 @@ OpenFace aligns faces for the AU stage and warps image patches for the patch
 experts with ``AlignShapesWithScale``: both point sets are centred and
 normalised to unit RMS radius, the rotation comes from the Kabsch SVD (with a
 reflection guard), and the scale is the ratio of the RMS radii.
+
+The AU stage's aligned face is resampled with OpenCV's fixed-point
+``warpAffine``, where a change in the last bit of the matrix can move a pixel
+by one grey level, and the HOG of nearly empty cells amplifies that. So this
+module repeats OpenCV's arithmetic: float32 values, float64 sums, division by
+a radius done as multiplication by its float32 reciprocal (OpenCV's
+``Mat / double``), the 2x2 SVD from OpenCV itself (``cv2.SVDecomp``), and
+matrix products summed in float64 and rounded once (OpenCV's small ``gemm``).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 __all__ = ["similarity_transform"]
+
+_F32 = np.float32
+
+
+def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of float32 matrices as OpenCV forms it: float64 sums, float32 result."""
+    return (a.astype(np.float64) @ b.astype(np.float64)).astype(_F32)
+
+
+def _normalise(points: np.ndarray) -> tuple[np.ndarray, np.float32]:
+    """Centre points and scale them to unit RMS radius; return them and the radius."""
+    n = points.shape[0]
+    centre = points.astype(np.float64).mean(axis=0).astype(_F32)
+    centred = points - centre
+    radius = _F32(np.sqrt(np.sum((centred * centred).astype(np.float64)) / n))
+    return (centred * _F32(1.0 / np.float64(radius))).astype(_F32), radius
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -28,17 +53,12 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
         ``s * R`` with ``R`` a proper rotation (det +1) and ``s`` the ratio of
         the RMS distances of ``target`` and ``source`` from their centroids.
     """
-    src = np.asarray(source, dtype=np.float32)
-    dst = np.asarray(target, dtype=np.float32)
-    n = src.shape[0]
-    src_c = src - src.mean(axis=0, dtype=np.float64).astype(np.float32)
-    dst_c = dst - dst.mean(axis=0, dtype=np.float64).astype(np.float32)
-    s_src = np.float32(np.sqrt(np.sum(src_c.astype(np.float64) ** 2) / n))
-    s_dst = np.float32(np.sqrt(np.sum(dst_c.astype(np.float64) ** 2) / n))
-    src_n = src_c / s_src
-    dst_n = dst_c / s_dst
+    src, s_src = _normalise(np.asarray(source, dtype=_F32))
+    dst, s_dst = _normalise(np.asarray(target, dtype=_F32))
+    scale = _F32(s_dst / s_src)
     # Kabsch: R = V diag(1, d) U^T for the SVD U S V^T of src^T dst.
-    u, _, vt = np.linalg.svd(src_n.T @ dst_n)
-    d = 1.0 if np.linalg.det(vt.T @ u.T) > 0 else -1.0
-    rotation = vt.T @ np.diag([1.0, d]).astype(vt.dtype) @ u.T
-    return (np.float32(s_dst / s_src) * rotation).astype(np.float32)
+    _, u, vt = cv2.SVDecomp(_gemm(src.T, dst))
+    det = np.linalg.det(vt.T.astype(np.float64) @ u.T.astype(np.float64))
+    reflect = np.diag([1.0, 1.0 if det > 0 else -1.0]).astype(_F32)
+    rotation = _gemm(_gemm(vt.T, reflect), u.T)
+    return (rotation * scale).astype(_F32)
