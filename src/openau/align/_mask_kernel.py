@@ -19,13 +19,18 @@ def _same_side(x0, y0, x1, y1, x2, y2, x3, y3):
 
 
 @njit(cache=True)
-def triangle_mask(points, triangles, height, width):
-    """Mark the pixel centres (integer coordinates) covered by any triangle.
+def face_mask(landmarks, warp, lifted, lift, triangles, height, width):
+    """Mark the aligned-image pixels covered by the face mesh.
 
     Parameters
     ----------
-    points : (n, 2) float32
-        Triangle vertices, pixels (x, y).
+    landmarks : (n, 2) float32
+        Landmarks in the frame, pixels (x, y).
+    warp : (2, 3) float32
+        Frame-to-aligned affine map.
+    lifted : (k,) int64
+        Landmarks moved up by ``lift`` pixels after warping.
+    lift : float64
     triangles : (t, 3) int32
         Vertex indices.
     height, width : int
@@ -36,6 +41,17 @@ def triangle_mask(points, triangles, height, width):
         1 inside, 0 outside. A pixel is tested against a triangle only inside
         the triangle's bounding box, as OpenFace's ``PAW::findTriangle`` does.
     """
+    n = landmarks.shape[0]
+    points = np.empty((n, 2), np.float32)
+    for i in range(n):
+        x, y = np.float64(landmarks[i, 0]), np.float64(landmarks[i, 1])
+        for c in range(2):
+            # OpenCV's gemm: float64 sums rounded once, then a float32 shift.
+            moved = np.float32(x * warp[c, 0] + y * warp[c, 1])
+            points[i, c] = moved + warp[c, 2]
+    for j in range(lifted.shape[0]):
+        i = lifted[j]
+        points[i, 1] = np.float32(points[i, 1] - lift)
     mask = np.zeros((height, width), np.uint8)
     for t in range(triangles.shape[0]):
         j, k, l = triangles[t, 0], triangles[t, 1], triangles[t, 2]

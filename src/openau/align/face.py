@@ -18,10 +18,12 @@ Coordinates are pixels, x right, y down; images are BGR ``uint8``.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
-from openau.geometry.similarity import similarity_transform
+from openau.geometry.similarity import normalise_points, similarity_from_normalised
 from openau.models.pdm import PDMModel
 
 __all__ = [
@@ -46,10 +48,19 @@ LIFTED_POINTS = (0, 16, *range(17, 27))
 LIFT_PER_SCALE = 30 / 0.7
 
 _F32 = np.float32
+_RIGID = np.array(RIGID_POINTS)
+_LIFTED = np.array(LIFTED_POINTS, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _reference(pdm: PDMModel, scale: float) -> tuple[np.ndarray, np.float32]:
+    """The normalised rigid points of the scaled mean shape (fixed per model)."""
+    reference = pdm.mean_shape[:, :2] * _F32(scale)
+    return normalise_points(reference[_RIGID])
 
 
 def _check(landmarks: np.ndarray, n_points: int | None = None) -> np.ndarray:
-    points = np.asarray(landmarks, dtype=_F32)
+    points = np.ascontiguousarray(landmarks, dtype=_F32)
     if points.ndim != 2 or points.shape[1] != 2 or (n_points and points.shape[0] != n_points):
         expected = f"({n_points or 'n'}, 2)"
         raise ValueError(f"landmarks must have shape {expected}, got {points.shape}")
@@ -88,15 +99,14 @@ def alignment_matrix(
     """
     points = _check(landmarks, pdm.n_points)
     glob = np.asarray(params_global, dtype=_F32)
-    rigid = list(RIGID_POINTS)
-    reference = (pdm.mean_shape[:, :2] * _F32(scale)).astype(_F32)
-    a = similarity_transform(points[rigid], reference[rigid])
+    a = similarity_from_normalised(*normalise_points(points[_RIGID]), *_reference(pdm, scale))
     # OpenCV's Matx product: float32 sums of float32 products.
-    shift = np.array([a[0, 0] * glob[4] + a[0, 1] * glob[5], a[1, 0] * glob[4] + a[1, 1] * glob[5]])
+    tx, ty = glob[4], glob[5]
     centre = _F32(size // 2)
     warp = np.empty((2, 3), _F32)
     warp[:, :2] = a
-    warp[:, 2] = -shift.astype(_F32) + centre
+    warp[0, 2] = -(a[0, 0] * tx + a[0, 1] * ty) + centre
+    warp[1, 2] = -(a[1, 0] * tx + a[1, 1] * ty) + centre
     return warp
 
 
@@ -127,13 +137,13 @@ def face_mask(
     from openau.align import _mask_kernel  # numba: imported on first use
 
     points = _check(landmarks)
-    w = np.asarray(warp, dtype=_F32)
-    # OpenCV's gemm (float64 sums) for the rotation, then a float32 shift.
-    moved = (points.astype(np.float64) @ w[:, :2].T.astype(np.float64)).astype(_F32) + w[:, 2]
-    lifted = list(LIFTED_POINTS)
-    moved[lifted, 1] = (moved[lifted, 1].astype(np.float64) - LIFT_PER_SCALE * scale).astype(_F32)
-    tris = np.ascontiguousarray(triangulation, dtype=np.int32)
-    return _mask_kernel.triangle_mask(np.ascontiguousarray(moved), tris, size, size).astype(bool)
+    tris = triangulation
+    if tris.dtype != np.int32 or not tris.flags.c_contiguous:
+        tris = np.ascontiguousarray(tris, dtype=np.int32)
+    mask = _mask_kernel.face_mask(
+        points, np.asarray(warp, dtype=_F32), _LIFTED, LIFT_PER_SCALE * scale, tris, size, size
+    )
+    return mask.view(bool)
 
 
 def align_face(
@@ -179,6 +189,5 @@ def align_face(
     if triangulation is None:
         return aligned
     mask = face_mask(landmarks, warp, triangulation, scale, size)
-    if aligned.ndim == 3:
-        mask = mask[:, :, None]
-    return aligned * mask.astype(np.uint8)
+    aligned *= mask[:, :, None] if aligned.ndim == 3 else mask
+    return aligned

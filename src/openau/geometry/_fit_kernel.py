@@ -31,195 +31,109 @@ _F32 = np.float32
 
 
 @njit(cache=True)
-def _euler_to_matrix(rx, ry, rz):
-    """OpenFace's ``Euler2RotationMatrix`` in float32 (R = Rx Ry Rz)."""
+def _euler_to_matrix(rx, ry, rz, out):
+    """OpenFace's ``Euler2RotationMatrix`` in float32 (``R = Rx Ry Rz``), into ``out``."""
     s1, s2, s3 = np.sin(rx), np.sin(ry), np.sin(rz)
     c1, c2, c3 = np.cos(rx), np.cos(ry), np.cos(rz)
-    r = np.empty((3, 3), np.float32)
-    r[0, 0] = c2 * c3
-    r[0, 1] = -c2 * s3
-    r[0, 2] = s2
-    r[1, 0] = c1 * s3 + c3 * s1 * s2
-    r[1, 1] = c1 * c3 - s1 * s2 * s3
-    r[1, 2] = -c2 * s1
-    r[2, 0] = s1 * s3 - c1 * c3 * s2
-    r[2, 1] = c3 * s1 + c1 * s2 * s3
-    r[2, 2] = c1 * c2
-    return r
+    out[0, 0] = c2 * c3
+    out[0, 1] = -c2 * s3
+    out[0, 2] = s2
+    out[1, 0] = c1 * s3 + c3 * s1 * s2
+    out[1, 1] = c1 * c3 - s1 * s2 * s3
+    out[1, 2] = -c2 * s1
+    out[2, 0] = s1 * s3 - c1 * c3 * s2
+    out[2, 1] = c3 * s1 + c1 * s2 * s3
+    out[2, 2] = c1 * c2
 
 
 @njit(cache=True)
-def _matrix_to_euler(r):
-    """OpenFace's ``RotationMatrix2Euler`` (through a quaternion) in float32."""
-    one, two, four = np.float32(1), np.float32(2), np.float32(4)
-    q0 = np.sqrt(one + r[0, 0] + r[1, 1] + r[2, 2]) / two
-    q1 = (r[2, 1] - r[1, 2]) / (four * q0)
-    q2 = (r[0, 2] - r[2, 0]) / (four * q0)
-    q3 = (r[1, 0] - r[0, 1]) / (four * q0)
-    t1 = two * (q0 * q2 + q1 * q3)
-    if t1 > one:
-        t1 = one
-    if t1 < -one:
-        t1 = -one
-    yaw = np.arcsin(t1)
-    pitch = np.arctan2(two * (q0 * q1 - q2 * q3), q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3)
-    roll = np.arctan2(two * (q0 * q3 - q1 * q2), q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3)
-    return pitch, yaw, roll
-
-
-@njit(cache=True)
-def _polar(m):
-    """The rotation nearest a near-orthonormal float64 3x3 matrix.
-
-    Newton's iteration ``X <- (X + X^-T) / 2`` converges quadratically to the
-    orthogonal polar factor, which is what OpenCV's SVD-based
-    orthonormalisation returns (``U V^T``) for a matrix with positive
-    determinant.
-    """
-    x = m.copy()
-    for _ in range(3):
-        x = (x + _inverse_transpose(x)) / 2.0
-    return x
-
-
-@njit(cache=True)
-def _inverse_transpose(a):
-    """``inv(a).T`` of a 3x3 float64 matrix: its cofactors over its determinant."""
-    cof = np.empty((3, 3))
-    for i in range(3):
-        for j in range(3):
-            i1, i2 = (i + 1) % 3, (i + 2) % 3
-            j1, j2 = (j + 1) % 3, (j + 2) % 3
-            cof[i, j] = a[i1, j1] * a[i2, j2] - a[i1, j2] * a[i2, j1]
-    det = a[0, 0] * cof[0, 0] + a[0, 1] * cof[0, 1] + a[0, 2] * cof[0, 2]
-    return cof / det
-
-
-@njit(cache=True)
-def _rodrigues_vector(r):
-    """Axis-angle vector of a rotation matrix (float64), as OpenCV computes it."""
-    rx = r[2, 1] - r[1, 2]
-    ry = r[0, 2] - r[2, 0]
-    rz = r[1, 0] - r[0, 1]
-    s = math.sqrt((rx * rx + ry * ry + rz * rz) * 0.25)
-    c = (r[0, 0] + r[1, 1] + r[2, 2] - 1.0) * 0.5
-    c = min(max(c, -1.0), 1.0)
-    theta = math.acos(c)
-    out = np.zeros(3)
-    if s < 1e-5:
-        if c > 0:
-            return out
-        # theta ~ pi: the axis from the diagonal of (R + I) / 2.
-        for i in range(3):
-            out[i] = math.sqrt(max((r[i, i] + 1.0) * 0.5, 0.0)) * theta
-        if r[0, 1] < 0:
-            out[1] = -out[1]
-        if r[0, 2] < 0:
-            out[2] = -out[2]
-        if r[0, 1] * r[0, 2] * r[1, 2] < 0 and out[0] * out[1] * out[2] > 0:
-            out[2] = -out[2]
-        return out
-    scale = 1.0 / (2.0 * s) * theta
-    out[0] = rx * scale
-    out[1] = ry * scale
-    out[2] = rz * scale
-    return out
-
-
-@njit(cache=True)
-def _rodrigues_matrix(v):
-    """Rotation matrix (float64) of an axis-angle vector, as OpenCV computes it."""
-    theta = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-    r = np.eye(3)
-    if theta < 2.220446049250313e-16:
-        return r
-    c, s = math.cos(theta), math.sin(theta)
+def _axis_angle_matrix(vx, vy, vz, out):
+    """Rotation matrix (float64 maths, float32 ``out``) of an axis-angle vector."""
+    theta = math.sqrt(vx * vx + vy * vy + vz * vz)
+    if theta < 1e-300:
+        kx, ky, kz, c, s = 1.0, 0.0, 0.0, 1.0, 0.0
+    else:
+        kx, ky, kz = vx / theta, vy / theta, vz / theta
+        c, s = math.cos(theta), math.sin(theta)
     c1 = 1.0 - c
-    k = v / theta
-    for i in range(3):
-        for j in range(3):
-            r[i, j] = c1 * k[i] * k[j] + (c if i == j else 0.0)
-    r[0, 1] += -s * k[2]
-    r[0, 2] += s * k[1]
-    r[1, 0] += s * k[2]
-    r[1, 2] += -s * k[0]
-    r[2, 0] += -s * k[1]
-    r[2, 1] += s * k[0]
-    return r
+    out[0, 0] = np.float32(c + c1 * kx * kx)
+    out[0, 1] = np.float32(c1 * kx * ky - s * kz)
+    out[0, 2] = np.float32(c1 * kx * kz + s * ky)
+    out[1, 0] = np.float32(c1 * ky * kx + s * kz)
+    out[1, 1] = np.float32(c + c1 * ky * ky)
+    out[1, 2] = np.float32(c1 * ky * kz - s * kx)
+    out[2, 0] = np.float32(c1 * kz * kx - s * ky)
+    out[2, 1] = np.float32(c1 * kz * ky + s * kx)
+    out[2, 2] = np.float32(c + c1 * kz * kz)
 
 
 @njit(cache=True)
-def update_rotation(rx, ry, rz, wx, wy, wz):
-    """Compose Euler angles with a small-angle step, as ``PDM::UpdateModelParameters``.
+def _update_rotation(r1, wx, wy, wz, work):
+    """Euler angles of ``R1 @ orth(I + [w]x)``, as ``PDM::UpdateModelParameters``.
 
-    ``R_new = R(rx, ry, rz) @ orth(I + [w]x)``, orthonormalised, then taken
-    through a float32 axis-angle vector back to float32 Euler angles. Zeros
-    replace a result that is not a number.
+    ``r1`` is the float32 rotation of the current angles, ``w`` the
+    small-angle step, ``work`` a (2, 3, 3) float32 scratch array. OpenFace
+    orthonormalises ``I + [w]x`` by SVD -- the rotation about ``w`` by
+    ``atan |w|`` -- multiplies in float32, converts to a float32 axis-angle
+    vector and back (OpenCV's ``Rodrigues``), then to float32 Euler angles
+    through a quaternion. Returns zeros if that breaks down (NaN), as OpenFace.
     """
-    r1 = _euler_to_matrix(rx, ry, rz)
-    small = np.eye(3)
-    small[0, 1], small[0, 2] = -wz, wy
-    small[1, 0], small[1, 2] = wz, -wx
-    small[2, 0], small[2, 1] = -wy, wx
-    r2 = _polar(small).astype(np.float32)
-    r3 = np.zeros((3, 3), np.float32)
+    r2, r3 = work[0], work[1]
+    theta = math.sqrt(wx * wx + wy * wy + wz * wz)
+    scale = math.atan(theta) / theta if theta > 0 else 1.0
+    _axis_angle_matrix(wx * scale, wy * scale, wz * scale, r2)
     for i in range(3):
         for j in range(3):
             acc = np.float32(0)
             for k in range(3):
                 acc += r1[i, k] * r2[k, j]
             r3[i, j] = acc
-    axis = _rodrigues_vector(_polar(r3.astype(np.float64))).astype(np.float32)
-    back = _rodrigues_matrix(axis.astype(np.float64)).astype(np.float32)
-    pitch, yaw, roll = _matrix_to_euler(back)
+    # Axis-angle vector of R3 through its quaternion (float64), stored in float32.
+    m00, m11, m22 = np.float64(r3[0, 0]), np.float64(r3[1, 1]), np.float64(r3[2, 2])
+    trace = m00 + m11 + m22
+    if trace > -0.99:
+        qw = 0.5 * math.sqrt(max(1.0 + trace, 0.0))
+        qx = (np.float64(r3[2, 1]) - r3[1, 2]) / (4.0 * qw)
+        qy = (np.float64(r3[0, 2]) - r3[2, 0]) / (4.0 * qw)
+        qz = (np.float64(r3[1, 0]) - r3[0, 1]) / (4.0 * qw)
+    else:  # near a half turn: take the axis from the largest diagonal entry
+        if m00 >= m11 and m00 >= m22:
+            qx = 0.5 * math.sqrt(max(1.0 + m00 - m11 - m22, 0.0))
+            qw = (np.float64(r3[2, 1]) - r3[1, 2]) / (4.0 * qx)
+            qy = (np.float64(r3[0, 1]) + r3[1, 0]) / (4.0 * qx)
+            qz = (np.float64(r3[0, 2]) + r3[2, 0]) / (4.0 * qx)
+        elif m11 >= m22:
+            qy = 0.5 * math.sqrt(max(1.0 - m00 + m11 - m22, 0.0))
+            qw = (np.float64(r3[0, 2]) - r3[2, 0]) / (4.0 * qy)
+            qx = (np.float64(r3[0, 1]) + r3[1, 0]) / (4.0 * qy)
+            qz = (np.float64(r3[1, 2]) + r3[2, 1]) / (4.0 * qy)
+        else:
+            qz = 0.5 * math.sqrt(max(1.0 - m00 - m11 + m22, 0.0))
+            qw = (np.float64(r3[1, 0]) - r3[0, 1]) / (4.0 * qz)
+            qx = (np.float64(r3[0, 2]) + r3[2, 0]) / (4.0 * qz)
+            qy = (np.float64(r3[1, 2]) + r3[2, 1]) / (4.0 * qz)
+        if qw < 0:
+            qw, qx, qy, qz = -qw, -qx, -qy, -qz
+    norm_v = math.sqrt(qx * qx + qy * qy + qz * qz)
+    angle = 2.0 * math.atan2(norm_v, qw)
+    factor = angle / norm_v if norm_v > 0 else 2.0
+    vx = np.float32(qx * factor)
+    vy = np.float32(qy * factor)
+    vz = np.float32(qz * factor)
+    _axis_angle_matrix(np.float64(vx), np.float64(vy), np.float64(vz), r3)
+    # OpenFace's RotationMatrix2Euler, float32.
+    one, two, four = np.float32(1), np.float32(2), np.float32(4)
+    q0 = np.sqrt(one + r3[0, 0] + r3[1, 1] + r3[2, 2]) / two
+    q1 = (r3[2, 1] - r3[1, 2]) / (four * q0)
+    q2 = (r3[0, 2] - r3[2, 0]) / (four * q0)
+    q3 = (r3[1, 0] - r3[0, 1]) / (four * q0)
+    t1 = min(max(two * (q0 * q2 + q1 * q3), -one), one)
+    yaw = np.arcsin(t1)
+    pitch = np.arctan2(two * (q0 * q1 - q2 * q3), q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3)
+    roll = np.arctan2(two * (q0 * q3 - q1 * q2), q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3)
     if np.isnan(pitch) or np.isnan(yaw) or np.isnan(roll):
         return np.float32(0), np.float32(0), np.float32(0)
     return pitch, yaw, roll
-
-
-@njit(cache=True)
-def _shape_3d(mean, comps_t, local, out):
-    """``out = mean + comps @ local`` with float64 sums, float32 result.
-
-    ``comps_t`` is ``(m, n, 3)``: the inner loop runs over contiguous points
-    so that it vectorises while each sum still runs over ``k`` in order.
-    """
-    m, n, _ = comps_t.shape
-    acc = np.zeros((n, 3))
-    for k in range(m):
-        w = np.float64(local[k])
-        for i in range(n):
-            for c in range(3):
-                acc[i, c] += comps_t[k, i, c] * w
-    for i in range(n):
-        for c in range(3):
-            out[i, c] = np.float32(acc[i, c] + mean[i, c])
-
-
-@njit(cache=True)
-def _project(shape, scale, rot, tx, ty, out):
-    """Weak-perspective projection; the dot product in float64, as OpenCV's gemm."""
-    for i in range(shape.shape[0]):
-        for c in range(2):
-            acc = (
-                np.float64(shape[i, 0]) * rot[c, 0]
-                + np.float64(shape[i, 1]) * rot[c, 1]
-                + np.float64(shape[i, 2]) * rot[c, 2]
-            )
-            out[i, c] = np.float32(acc * scale)
-        out[i, 0] += tx
-        out[i, 1] += ty
-
-
-@njit(cache=True)
-def _error(points, target):
-    """L2 norm of the residual, float64 sum rounded to float32 (``cv::norm``)."""
-    acc = 0.0
-    for i in range(points.shape[0]):
-        for c in range(2):
-            d = np.float64(points[i, c] - target[i, c])
-            acc += d * d
-    return np.float32(math.sqrt(acc))
 
 
 @njit(cache=True)
@@ -252,163 +166,10 @@ def moments(mean, comps):
     return gram, comp_sum, mean_comp
 
 
-@njit(cache=True)
-def _rigid_rows(rot, scale, c):
-    """Rigid Jacobian row of coordinate ``c`` as ``A @ X + const`` (``ComputeJacobian``).
-
-    Rows: scale ``R[c] . X``; rotation ``s (X x R[c])``; translation ``e_c``.
-    """
-    r0, r1, r2 = np.float64(rot[c, 0]), np.float64(rot[c, 1]), np.float64(rot[c, 2])
-    s = np.float64(scale)
-    a = np.zeros((6, 3))
-    const = np.zeros(6)
-    a[0, 0], a[0, 1], a[0, 2] = r0, r1, r2
-    a[1, 1], a[1, 2] = s * r2, -s * r1
-    a[2, 0], a[2, 2] = -s * r2, s * r0
-    a[3, 0], a[3, 1] = s * r1, -s * r0
-    const[4 + c] = 1.0
-    return a, const
-
-
-@njit(cache=True)
-def _normal_equations(shape, comps, local, scale, rot, residual, gram, comp_sum, mean_comp):
-    """``J^T J`` and ``J^T r`` of OpenFace's PDM Jacobian, from model moments.
-
-    Returns float32 ``(6 + m, 6 + m)`` and ``(6 + m,)`` arrays.
-    """
-    n, _, m = comps.shape
-    p = 6 + m
-    s = np.float64(scale)
-    r64 = rot.astype(np.float64)
-    proj = np.zeros((3, 3))  # P = R[0]R[0]^T + R[1]R[1]^T
-    for a in range(3):
-        for b in range(3):
-            proj[a, b] = r64[0, a] * r64[0, b] + r64[1, a] * r64[1, b]
-
-    # Moments of the current shape: sum X X^T, sum X, and the residual sums.
-    xx = np.zeros((3, 3))
-    xs = np.zeros(3)
-    xr = np.zeros((2, 3))
-    rs = np.zeros(2)
-    rv = np.zeros((3, n))  # sum_c R[c, a] r_ic, per point
-    for i in range(n):
-        for b in range(3):
-            xb = np.float64(shape[i, b])
-            xs[b] += xb
-            for d in range(3):
-                xx[b, d] += xb * shape[i, d]
-            for c in range(2):
-                xr[c, b] += xb * residual[i, c]
-        for c in range(2):
-            rs[c] += residual[i, c]
-        for a in range(3):
-            rv[a, i] = r64[0, a] * residual[i, 0] + r64[1, a] * residual[i, 1]
-
-    # q[b, a] = sum_i X_i[b] V_i[a] = mean_comp[b, a] + gram[a, b] @ local.
-    q = mean_comp.copy()
-    for a in range(3):
-        for b in range(3):
-            for l in range(m):
-                w = np.float64(local[l])
-                for k in range(m):
-                    q[b, a, k] += gram[b, a, l, k] * w  # gram[a, b, k, l]
-
-    h = np.zeros((p, p))
-    g = np.zeros(p)
-    for c in range(2):
-        amat, const = _rigid_rows(rot, scale, c)
-        # rigid-rigid: sum_i (A X_i + k)(A X_i + k)^T
-        ax = np.zeros(6)
-        ax_r = np.zeros(6)
-        axa = np.zeros((6, 3))  # A @ xx
-        for k1 in range(6):
-            for b in range(3):
-                ax[k1] += amat[k1, b] * xs[b]
-                ax_r[k1] += amat[k1, b] * xr[c, b]
-                for d in range(3):
-                    axa[k1, d] += amat[k1, b] * xx[b, d]
-        axx = np.zeros((6, 6))
-        for k1 in range(6):
-            for k2 in range(6):
-                for d in range(3):
-                    axx[k1, k2] += axa[k1, d] * amat[k2, d]
-        for k1 in range(6):
-            g[k1] += ax_r[k1] + const[k1] * rs[c]
-            for k2 in range(6):
-                h[k1, k2] += axx[k1, k2] + ax[k1] * const[k2] + const[k1] * ax[k2]
-                h[k1, k2] += n * const[k1] * const[k2]
-        # rigid-nonrigid: s sum_a R[c, a] (sum_b A[k, b] q[b, a] + k_k comp_sum[a])
-        for k1 in range(6):
-            for a in range(3):
-                w = s * r64[c, a]
-                if w == 0.0:
-                    continue
-                acc = const[k1] * comp_sum[a]
-                for b in range(3):
-                    if amat[k1, b] != 0.0:
-                        acc += amat[k1, b] * q[b, a]
-                for l in range(m):
-                    h[k1, 6 + l] += w * acc[l]
-    # nonrigid-nonrigid: s^2 sum_ab P_ab gram[a, b]
-    s2 = s * s
-    for a in range(3):
-        for b in range(3):
-            w = s2 * proj[a, b]
-            for k in range(m):
-                for l in range(m):
-                    h[6 + k, 6 + l] += w * gram[a, b, k, l]
-    # nonrigid gradient: s sum_i sum_a rv[a, i] V_i[a]
-    for i in range(n):
-        for a in range(3):
-            w = s * rv[a, i]
-            for l in range(m):
-                g[6 + l] += w * comps[i, a, l]
-    for k in range(6):
-        for l in range(m):
-            h[6 + l, k] = h[k, 6 + l]
-    return h.astype(np.float32), g.astype(np.float32)
-
-
-@njit(cache=True)
-def _solve_spd(a, b):
-    """Solve ``a x = b`` (symmetric positive definite) by Cholesky in float64.
-
-    Right-looking ``U^T U`` factorisation on rows, so that the inner loops run
-    over contiguous memory. Returns the float32 solution and whether ``a`` was
-    positive definite.
-    """
-    m = a.shape[0]
-    u = a.astype(np.float64)
-    x = b.astype(np.float64)
-    for k in range(m):
-        d = u[k, k]
-        if d <= 0.0:
-            return x.astype(np.float32), False
-        d = math.sqrt(d)
-        u[k, k] = d
-        for j in range(k + 1, m):
-            u[k, j] /= d
-        for i in range(k + 1, m):
-            w = u[k, i]
-            for j in range(i, m):
-                u[i, j] -= w * u[k, j]
-    for i in range(m):  # U^T y = b
-        v = x[i]
-        for k in range(i):
-            v -= u[k, i] * x[k]
-        x[i] = v / u[i, i]
-    for i in range(m - 1, -1, -1):  # U x = y
-        v = x[i]
-        for k in range(i + 1, m):
-            v -= u[i, k] * x[k]
-        x[i] = v / u[i, i]
-    return x.astype(np.float32), True
-
-
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def fit(
-    mean, comps, comps_t, eigenvalues, gram, comp_sum, mean_comp, target, rotation, regularise, step,
-    max_iterations, patience,
+    mean, comps, comps_t, eigenvalues, gram, comp_sum, mean_comp, target, rotation, regularise,
+    step, max_iterations, patience,
 ):
     """Regularised Gauss-Newton fit of PDM parameters to 2-D points.
 
@@ -441,76 +202,245 @@ def fit(
     """
     n, _, m = comps.shape
     p = 6 + m
-    half = np.float32(2)
+    f32 = np.float32
+    half = f32(2)
 
     # Initial scale and translation from the two bounding boxes (the model's
     # mean shape seen head-on, and the landmarks).
-    model_w = np.abs(mean[:, 0].min() - mean[:, 0].max())
-    model_h = np.abs(mean[:, 1].min() - mean[:, 1].max())
-    lo_x, hi_x = target[:, 0].min(), target[:, 0].max()
-    lo_y, hi_y = target[:, 1].min(), target[:, 1].max()
-    width = np.abs(lo_x - hi_x)
-    height = np.abs(lo_y - hi_y)
-    glob = np.zeros(6, np.float32)
-    glob[0] = (width / model_w + height / model_h) / half
+    # (Explicit loops instead of array methods and slice assignments keep
+    # numba's compile time down: those pull in error-message machinery.)
+    lo_mx, hi_mx, lo_my, hi_my = mean[0, 0], mean[0, 0], mean[0, 1], mean[0, 1]
+    for i in range(n):
+        lo_mx, hi_mx = min(lo_mx, mean[i, 0]), max(hi_mx, mean[i, 0])
+        lo_my, hi_my = min(lo_my, mean[i, 1]), max(hi_my, mean[i, 1])
+    model_w = np.abs(lo_mx - hi_mx)
+    model_h = np.abs(lo_my - hi_my)
+    lo_x, hi_x, lo_y, hi_y = target[0, 0], target[0, 0], target[0, 1], target[0, 1]
+    for i in range(n):
+        lo_x, hi_x = min(lo_x, target[i, 0]), max(hi_x, target[i, 0])
+        lo_y, hi_y = min(lo_y, target[i, 1]), max(hi_y, target[i, 1])
+    glob = np.zeros(6, f32)
+    glob[0] = (np.abs(lo_x - hi_x) / model_w + np.abs(lo_y - hi_y) / model_h) / half
     glob[1], glob[2], glob[3] = rotation[0], rotation[1], rotation[2]
     glob[4] = (lo_x + hi_x) / half
     glob[5] = (lo_y + hi_y) / half
-    local = np.zeros(m, np.float32)
-
-    prior = np.zeros(p, np.float32)
+    local = np.zeros(m, f32)
+    prior = np.zeros(p, f32)
     if regularise:
         for k in range(m):
-            prior[6 + k] = np.float32(1) / eigenvalues[k]
+            prior[6 + k] = f32(1) / eigenvalues[k]
 
-    shape = np.empty((n, 3), np.float32)
-    points = np.empty((n, 2), np.float32)
-    residual = np.empty((n, 2), np.float32)
+    rot = np.empty((3, 3), f32)
+    work = np.empty((2, 3, 3), f32)
+    shape = np.empty((n, 3), f32)
+    shape64 = np.empty((n, 3))
+    points = np.empty((n, 2), f32)
+    residual = np.empty((n, 2))
+    proj = np.empty((3, 3))
+    xx = np.empty((3, 3))
+    xs = np.empty(3)
+    xr = np.empty((2, 3))
+    rs = np.empty(2)
+    q = np.empty((3, 3, m))
+    h = np.empty((p, p))
+    g = np.empty(p)
+    amat = np.zeros((6, 3))
+    row = np.empty(m)
+    delta = np.empty(p, f32)
 
-    rot = _euler_to_matrix(glob[1], glob[2], glob[3])
+    _euler_to_matrix(glob[1], glob[2], glob[3], rot)
     # The first error uses OpenFace's explicit float32 projection loop.
+    acc = 0.0
     for i in range(n):
         for c in range(2):
             v = rot[c, 0] * mean[i, 0] + rot[c, 1] * mean[i, 1] + rot[c, 2] * mean[i, 2]
-            points[i, c] = glob[0] * v + glob[4 + c]
-    error = _error(points, target)
+            d = np.float64((glob[0] * v + glob[4 + c]) - target[i, c])
+            acc += d * d
+    error = f32(math.sqrt(acc))
 
     not_improved = 0
     iterations = 0
     for _ in range(max_iterations):
         iterations += 1
-        _shape_3d(mean, comps_t, local, shape)
-        _project(shape, glob[0], rot, glob[4], glob[5], points)
+        s = np.float64(glob[0])
+        # 3-D shape: mean + V p, float64 sums rounded to float32 (OpenCV gemm);
+        # the loop over points is innermost so that it vectorises.
         for i in range(n):
-            residual[i, 0] = target[i, 0] - points[i, 0]
-            residual[i, 1] = target[i, 1] - points[i, 1]
-        hessian, gradient = _normal_equations(
-            shape, comps, local, glob[0], rot, residual, gram, comp_sum, mean_comp
-        )
-        for k in range(p):
-            hessian[k, k] += prior[k]
+            for c in range(3):
+                shape64[i, c] = 0.0
         for k in range(m):
-            gradient[6 + k] -= np.float32(np.float64(prior[6 + k]) * np.float64(local[k]))
-        delta, ok = _solve_spd(hessian, gradient)
-        if not ok:
-            break
-        for k in range(p):
-            delta[k] = step * delta[k]
+            w = np.float64(local[k])
+            for i in range(n):
+                for c in range(3):
+                    shape64[i, c] += comps_t[k, i, c] * w
+        for i in range(n):
+            for c in range(3):
+                shape[i, c] = f32(shape64[i, c] + mean[i, c])
+        # Residual of the weak-perspective projection (dot product in float64).
+        for i in range(n):
+            for c in range(2):
+                dot = (
+                    np.float64(shape[i, 0]) * rot[c, 0]
+                    + np.float64(shape[i, 1]) * rot[c, 1]
+                    + np.float64(shape[i, 2]) * rot[c, 2]
+                )
+                projected = f32(f32(dot * s) + glob[4 + c])
+                residual[i, c] = np.float64(target[i, c] - projected)
 
+        # --- normal equations J^T J, J^T r from model moments ---
+        for a in range(3):
+            for b in range(3):
+                proj[a, b] = (
+                    np.float64(rot[0, a]) * rot[0, b] + np.float64(rot[1, a]) * rot[1, b]
+                )
+        for b in range(3):
+            xs[b] = 0.0
+            for e in range(3):
+                xx[b, e] = 0.0
+        for c in range(2):
+            rs[c] = 0.0
+            for b in range(3):
+                xr[c, b] = 0.0
+        for i in range(n):
+            for b in range(3):
+                xb = np.float64(shape[i, b])
+                xs[b] += xb
+                for e in range(3):
+                    xx[b, e] += xb * shape[i, e]
+                for c in range(2):
+                    xr[c, b] += xb * residual[i, c]
+            rs[0] += residual[i, 0]
+            rs[1] += residual[i, 1]
+        # q[b, a] = sum_i X_i[b] V_i[a] = mean_comp[b, a] + gram[a, b] @ p
+        for a in range(3):
+            for b in range(3):
+                for k in range(m):
+                    q[a, b, k] = mean_comp[a, b, k]
+        for a in range(3):
+            for b in range(3):
+                for l in range(m):
+                    w = np.float64(local[l])
+                    for k in range(m):
+                        q[b, a, k] += gram[b, a, l, k] * w  # = gram[a, b, k, l]
+        for k in range(p):
+            g[k] = 0.0
+            for l in range(p):
+                h[k, l] = 0.0
+        for c in range(2):
+            r0, r1, r2 = np.float64(rot[c, 0]), np.float64(rot[c, 1]), np.float64(rot[c, 2])
+            # Rigid rows of coordinate c as A @ X + const: scale R[c].X,
+            # rotation s (X x R[c]), translation e_c (ComputeJacobian).
+            amat[0, 0], amat[0, 1], amat[0, 2] = r0, r1, r2
+            amat[1, 0], amat[1, 1], amat[1, 2] = 0.0, s * r2, -s * r1
+            amat[2, 0], amat[2, 1], amat[2, 2] = -s * r2, 0.0, s * r0
+            amat[3, 0], amat[3, 1], amat[3, 2] = s * r1, -s * r0, 0.0
+            for k1 in range(6):
+                const1 = 1.0 if k1 == 4 + c else 0.0
+                ax1 = amat[k1, 0] * xs[0] + amat[k1, 1] * xs[1] + amat[k1, 2] * xs[2]
+                g[k1] += (
+                    amat[k1, 0] * xr[c, 0] + amat[k1, 1] * xr[c, 1] + amat[k1, 2] * xr[c, 2]
+                    + const1 * rs[c]
+                )
+                for k2 in range(6):
+                    const2 = 1.0 if k2 == 4 + c else 0.0
+                    ax2 = amat[k2, 0] * xs[0] + amat[k2, 1] * xs[1] + amat[k2, 2] * xs[2]
+                    axx = 0.0
+                    for b in range(3):
+                        for e in range(3):
+                            axx += amat[k1, b] * xx[b, e] * amat[k2, e]
+                    h[k1, k2] += axx + ax1 * const2 + const1 * ax2 + n * const1 * const2
+                # Rigid-nonrigid block: s sum_a R[c, a] (A q[:, a] + const comp_sum[a]).
+                for a in range(3):
+                    w = s * rot[c, a]
+                    for l in range(m):
+                        row[l] = const1 * comp_sum[a, l]
+                    for b in range(3):
+                        coef = amat[k1, b]
+                        if coef != 0.0:
+                            for l in range(m):
+                                row[l] += coef * q[b, a, l]
+                    for l in range(m):
+                        h[k1, 6 + l] += w * row[l]
+        # Non-rigid block: s^2 sum_ab P_ab gram[a, b].
+        for a in range(3):
+            for b in range(3):
+                w = s * s * proj[a, b]
+                for k in range(m):
+                    for l in range(m):
+                        h[6 + k, 6 + l] += w * gram[a, b, k, l]
+        # Non-rigid gradient: s sum_i sum_a (sum_c R[c, a] r_ic) V_i[a].
+        for i in range(n):
+            for a in range(3):
+                w = s * (rot[0, a] * residual[i, 0] + rot[1, a] * residual[i, 1])
+                for l in range(m):
+                    g[6 + l] += w * comps[i, a, l]
+        for k in range(6):
+            for l in range(m):
+                h[6 + l, k] = h[k, 6 + l]
+        # float32 system as OpenFace holds it, plus the prior.
+        for k in range(p):
+            for l in range(p):
+                h[k, l] = np.float64(f32(h[k, l]))
+            h[k, k] += prior[k]
+            g[k] = np.float64(f32(g[k]))
+        for k in range(m):
+            g[6 + k] -= f32(np.float64(prior[6 + k]) * np.float64(local[k]))
+
+        # --- Cholesky solve (right-looking U^T U, rows contiguous), float64 ---
+        singular = False
+        for k in range(p):
+            d = h[k, k]
+            if d <= 0.0:
+                singular = True
+                break
+            d = math.sqrt(d)
+            h[k, k] = d
+            for j in range(k + 1, p):
+                h[k, j] /= d
+            for i in range(k + 1, p):
+                w = h[k, i]
+                for j in range(i, p):
+                    h[i, j] -= w * h[k, j]
+        if singular:
+            break
+        for i in range(p):
+            v = g[i]
+            for k in range(i):
+                v -= h[k, i] * g[k]
+            g[i] = v / h[i, i]
+        for i in range(p - 1, -1, -1):
+            v = g[i]
+            for k in range(i + 1, p):
+                v -= h[i, k] * g[k]
+            g[i] = v / h[i, i]
+        for k in range(p):
+            delta[k] = step * f32(g[k])
+
+        # --- PDM::UpdateModelParameters ---
         glob[0] += delta[0]
         glob[4] += delta[4]
         glob[5] += delta[5]
-        glob[1], glob[2], glob[3] = update_rotation(
-            glob[1], glob[2], glob[3], np.float64(delta[1]), np.float64(delta[2]), np.float64(delta[3])
+        glob[1], glob[2], glob[3] = _update_rotation(
+            rot, np.float64(delta[1]), np.float64(delta[2]), np.float64(delta[3]), work
         )
         for k in range(m):
             local[k] += delta[6 + k]
-        rot = _euler_to_matrix(glob[1], glob[2], glob[3])
+        _euler_to_matrix(glob[1], glob[2], glob[3], rot)
 
         # OpenFace measures the new error with the step's starting shape (the
         # non-rigid update not yet applied) under the new global parameters.
-        _project(shape, glob[0], rot, glob[4], glob[5], points)
-        new_error = _error(points, target)
+        s = np.float64(glob[0])
+        acc = 0.0
+        for i in range(n):
+            for c in range(2):
+                dot = (
+                    np.float64(shape[i, 0]) * rot[c, 0]
+                    + np.float64(shape[i, 1]) * rot[c, 1]
+                    + np.float64(shape[i, 2]) * rot[c, 2]
+                )
+                d = np.float64(f32(f32(dot * s) + glob[4 + c]) - target[i, c])
+                acc += d * d
+        new_error = f32(math.sqrt(acc))
         if 0.999 * np.float64(error) < np.float64(new_error):
             not_improved += 1
             if not_improved == patience:

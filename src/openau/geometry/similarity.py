@@ -19,23 +19,47 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["similarity_transform"]
+__all__ = ["normalise_points", "similarity_from_normalised", "similarity_transform"]
 
 _F32 = np.float32
 
 
-def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Product of float32 matrices as OpenCV forms it: float64 sums, float32 result."""
-    return (a.astype(np.float64) @ b.astype(np.float64)).astype(_F32)
+def normalise_points(points: np.ndarray) -> tuple[np.ndarray, np.float32]:
+    """Centre points and scale them to unit RMS radius, as ``AlignShapesWithScale``.
+
+    Parameters
+    ----------
+    points : (n, 2) array_like
+
+    Returns
+    -------
+    normalised : (n, 2) float32 ndarray
+    radius : float32
+        RMS distance from the centroid.
+    """
+    pts = np.asarray(points, dtype=_F32)
+    centred = pts - pts.mean(axis=0, dtype=np.float64).astype(_F32)
+    squares = centred * centred
+    radius = _F32(np.sqrt(squares.sum(dtype=np.float64) / pts.shape[0]))
+    # OpenCV's Mat / double multiplies by the float32 reciprocal.
+    return centred * _F32(1.0 / np.float64(radius)), radius
 
 
-def _normalise(points: np.ndarray) -> tuple[np.ndarray, np.float32]:
-    """Centre points and scale them to unit RMS radius; return them and the radius."""
-    n = points.shape[0]
-    centre = points.astype(np.float64).mean(axis=0).astype(_F32)
-    centred = points - centre
-    radius = _F32(np.sqrt(np.sum((centred * centred).astype(np.float64)) / n))
-    return (centred * _F32(1.0 / np.float64(radius))).astype(_F32), radius
+def similarity_from_normalised(
+    source: np.ndarray, source_radius: float, target: np.ndarray, target_radius: float
+) -> np.ndarray:
+    """:func:`similarity_transform` from already :func:`normalise_points`-ed sets."""
+    scale = _F32(_F32(target_radius) / _F32(source_radius))
+    # Kabsch: R = V diag(1, d) U^T for the SVD U S V^T of src^T dst.
+    cross = (source.T.astype(np.float64) @ target.astype(np.float64)).astype(_F32)
+    _, u, vt = cv2.SVDecomp(cross)
+    u64, vt64 = u.astype(np.float64), vt.astype(np.float64)
+    det = np.linalg.det(u64) * np.linalg.det(vt64)  # = det(V U^T)
+    v = vt.T.copy()
+    if det <= 0:
+        v[:, 1] = -v[:, 1]  # V @ diag(1, -1), exact in float32
+    rotation = (v.astype(np.float64) @ u64.T).astype(_F32)
+    return rotation * scale
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -53,12 +77,4 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
         ``s * R`` with ``R`` a proper rotation (det +1) and ``s`` the ratio of
         the RMS distances of ``target`` and ``source`` from their centroids.
     """
-    src, s_src = _normalise(np.asarray(source, dtype=_F32))
-    dst, s_dst = _normalise(np.asarray(target, dtype=_F32))
-    scale = _F32(s_dst / s_src)
-    # Kabsch: R = V diag(1, d) U^T for the SVD U S V^T of src^T dst.
-    _, u, vt = cv2.SVDecomp(_gemm(src.T, dst))
-    det = np.linalg.det(vt.T.astype(np.float64) @ u.T.astype(np.float64))
-    reflect = np.diag([1.0, 1.0 if det > 0 else -1.0]).astype(_F32)
-    rotation = _gemm(_gemm(vt.T, reflect), u.T)
-    return (rotation * scale).astype(_F32)
+    return similarity_from_normalised(*normalise_points(source), *normalise_points(target))
