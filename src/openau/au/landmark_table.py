@@ -90,7 +90,7 @@ def _numeric(frame: pd.DataFrame, columns: list[str], source: str) -> np.ndarray
         row = int(np.argmax(bad[column].to_numpy()))
         raise InputError(
             f"{source}: column {column!r} row {row + 1} is not a number "
-            f"({frame[column].iloc[row]!r})"
+            f"({str(frame[column].iloc[row])!r})"
         )
     return values.to_numpy(np.float64)
 
@@ -136,7 +136,7 @@ def read_landmark_table(table: str | PathLike[str] | pd.DataFrame) -> LandmarkTa
     if not np.isin(success_values, (0.0, 1.0)).all():
         row = int(np.argmax(~np.isin(success_values, (0.0, 1.0))))
         raise InputError(
-            f"{source}: success must be 0 or 1, row {row + 1} has {frame['success'].iloc[row]!r}"
+            f"{source}: success must be 0 or 1, row {row + 1} has {frame['success'].iloc[row]}"
         )
     success = success_values == 1.0
     points = np.stack([_numeric(frame, xs, source), _numeric(frame, ys, source)], axis=2)
