@@ -5,7 +5,8 @@ takes OpenFace's own landmarks from its ``openface_precise.csv``, and times,
 per frame: the PDM fit (``fit``), alignment and mask (``align``), FHOG
 (``fhog``), the geometry descriptor (``features``), running medians and model
 scores (``predict``), and the offline post-processing (``postprocess``, per
-frame of the clip). It prints the median over frames of the best of
+frame of the clip). Times are CPU time of this process (the machine is
+shared; waiting for a core is not counted). It prints the median over frames of the best of
 ``--repeats`` passes (the machine is shared; the best pass is the least
 disturbed), the total, and peak RSS. Numba kernels are compiled (or loaded
 from cache) before timing.
@@ -54,7 +55,7 @@ def _one_pass(frames, landmarks, success, models) -> dict[str, np.ndarray]:
     analyser = AUAnalyser(models)
     pdm, tris = models.pdm, models.triangulation
     times = {name: [] for name in STAGES}
-    clock = time.perf_counter
+    clock = time.process_time  # CPU time: the machine is shared
     import openau.au.analyser as analyser_module
 
     for image, points, ok in zip(frames, landmarks, success, strict=True):

@@ -37,6 +37,8 @@ _DIRECTIONS = np.array(
 )
 _DIRECTIONS_F32 = _DIRECTIONS.astype(np.float32)
 _N_UNSIGNED = 9
+#: Largest |central difference| of an 8-bit image.
+_MAX_GRADIENT = 255
 _N_SIGNED = 18
 _TRUNCATION = np.float32(0.2)
 _TEXTURE_WEIGHT = np.float32(2 * 0.2357)  # 0.2357 ~ 1 / sqrt(18), times 2 to undo the 0.5
@@ -45,8 +47,36 @@ _EPS = np.float32(0.0001)
 
 @njit(cache=True)
 def _gradient(image, y, x, prefer_first):
-    """Central differences of the channel with the largest squared gradient."""
+    """Central differences of the channel with the largest squared gradient.
+
+    Ties keep the first channel in memory order (``prefer_first``, dlib's SIMD
+    path) or the last one (its scalar path).
+    """
     n_channels = image.shape[2]
+    if n_channels == 3:  # unrolled: the common case
+        left, right, up, down = image[y, x - 1], image[y, x + 1], image[y - 1, x], image[y + 1, x]
+        gx0 = np.int32(right[0]) - np.int32(left[0])
+        gy0 = np.int32(down[0]) - np.int32(up[0])
+        gx1 = np.int32(right[1]) - np.int32(left[1])
+        gy1 = np.int32(down[1]) - np.int32(up[1])
+        gx2 = np.int32(right[2]) - np.int32(left[2])
+        gy2 = np.int32(down[2]) - np.int32(up[2])
+        l0 = gx0 * gx0 + gy0 * gy0
+        l1 = gx1 * gx1 + gy1 * gy1
+        l2 = gx2 * gx2 + gy2 * gy2
+        if prefer_first:
+            best_gx, best_gy, best_len = gx0, gy0, l0
+            if l1 > best_len:
+                best_gx, best_gy, best_len = gx1, gy1, l1
+            if l2 > best_len:
+                best_gx, best_gy, best_len = gx2, gy2, l2
+        else:
+            best_gx, best_gy, best_len = gx2, gy2, l2
+            if l1 > best_len:
+                best_gx, best_gy, best_len = gx1, gy1, l1
+            if l0 > best_len:
+                best_gx, best_gy, best_len = gx0, gy0, l0
+        return best_gx, best_gy, best_len
     best_gx, best_gy, best_len = 0, 0, -1
     for step in range(n_channels):
         ch = step if prefer_first else n_channels - 1 - step
@@ -58,8 +88,42 @@ def _gradient(image, y, x, prefer_first):
     return best_gx, best_gy, best_len
 
 
+def orientation_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Orientation bin of every integer gradient, for both of dlib's code paths.
+
+    dlib snaps a gradient ``(gx, gy)`` to the direction with the largest
+    ``|dot|`` (bins 0-8 for positive dots, 9-17 for negative), scanning the 9
+    directions in order and keeping the first strict maximum. The SIMD path
+    computes the dots in float32, the scalar path in float64, so near-ties can
+    resolve differently; gradients of 8-bit images are integers in
+    [-255, 255], so both results are tabulated once.
+
+    Returns
+    -------
+    simd, scalar : (511, 511) uint8 ndarray
+        Indexed by ``[gx + 255, gy + 255]``.
+    """
+    g = np.arange(-_MAX_GRADIENT, _MAX_GRADIENT + 1)
+    gx, gy = np.meshgrid(g, g, indexing="ij")
+    tables = []
+    for dirs, dtype in ((_DIRECTIONS_F32, np.float32), (_DIRECTIONS, np.float64)):
+        fx, fy = gx.astype(dtype), gy.astype(dtype)
+        best = np.zeros(gx.shape, dtype)
+        bins = np.zeros(gx.shape, np.uint8)
+        for o in range(_N_UNSIGNED):
+            dot = fx * dirs[o, 0] + fy * dirs[o, 1]
+            up = dot > best
+            best = np.where(up, dot, best)
+            bins[up] = o
+            down = ~up & (-dot > best)
+            best = np.where(down, -dot, best)
+            bins[down] = o + _N_UNSIGNED
+        tables.append(bins)
+    return tables[0], tables[1]
+
+
 @njit(cache=True)
-def fhog(image, cell_size, directions, directions_f32):
+def fhog(image, cell_size, simd_bins, scalar_bins):
     """31-channel FHOG of a uint8 image.
 
     Parameters
@@ -67,8 +131,8 @@ def fhog(image, cell_size, directions, directions_f32):
     image : (H, W, C) uint8
         C = 3 (BGR) or 1.
     cell_size : int
-    directions : (9, 2) float64
-    directions_f32 : (9, 2) float32
+    simd_bins, scalar_bins : (511, 511) uint8
+        :func:`orientation_tables`.
 
     Returns
     -------
@@ -94,53 +158,50 @@ def fhog(image, cell_size, directions, directions_f32):
     cell_f = np.float32(cell_size)
     half_f = np.float32(0.5)
 
+    # Horizontal bilinear weights per column, in each path's precision.
+    col_f = np.empty(visible_nc, np.int64)
+    w0_f = np.empty(visible_nc, np.float32)
+    col_d = np.empty(visible_nc, np.int64)
+    w0_d = np.empty(visible_nc)
+    for x in range(1, visible_nc):
+        xp_f = (np.float32(x) + half_f) / cell_f + half_f  # dlib's SIMD form, +1 cell
+        col_f[x] = int(xp_f)
+        w0_f[x] = xp_f - np.float32(col_f[x])
+        xp = (x + 0.5) / cell_size - 0.5
+        col_d[x] = int(math.floor(xp)) + 1
+        w0_d[x] = xp - (col_d[x] - 1)
+
     for y in range(1, visible_nr):
         yp = (y + 0.5) / cell_size - 0.5
         iyp = int(math.floor(yp))
         vy0 = yp - iyp
         vy1 = 1.0 - vy0
         vy0_f, vy1_f = np.float32(vy0), np.float32(vy1)
+        top, bottom = hist[iyp + 1], hist[iyp + 2]
         # SIMD path: float32 throughout, ties go to the first channel.
         for x in range(1, simd_end):
             gx, gy, length = _gradient(image, y, x, True)
-            gx_f, gy_f = np.float32(gx), np.float32(gy)
             v = np.sqrt(np.float32(length))
-            best_dot = np.float32(0)
-            best_o = 0
-            for o in range(_N_UNSIGNED):
-                dot = gx_f * directions_f32[o, 0] + gy_f * directions_f32[o, 1]
-                if dot > best_dot:
-                    best_dot, best_o = dot, o
-                if -dot > best_dot:
-                    best_dot, best_o = -dot, o + _N_UNSIGNED
-            xp = (np.float32(x) + half_f) / cell_f + half_f
-            ixp = int(xp)
-            vx0 = xp - np.float32(ixp)
+            o = simd_bins[gx + _MAX_GRADIENT, gy + _MAX_GRADIENT]
+            c = col_f[x]
+            vx0 = w0_f[x]
             vx1 = np.float32(1) - vx0
-            hist[iyp + 1, ixp, best_o] += vy1_f * vx1 * v
-            hist[iyp + 2, ixp, best_o] += vy0_f * vx1 * v
-            hist[iyp + 1, ixp + 1, best_o] += vy1_f * vx0 * v
-            hist[iyp + 2, ixp + 1, best_o] += vy0_f * vx0 * v
+            top[c, o] += vy1_f * vx1 * v
+            bottom[c, o] += vy0_f * vx1 * v
+            top[c + 1, o] += vy1_f * vx0 * v
+            bottom[c + 1, o] += vy0_f * vx0 * v
         # Scalar path: float64, ties go to the last channel (red of BGR).
         for x in range(simd_end, visible_nc):
             gx, gy, length = _gradient(image, y, x, False)
-            best_dot = 0.0
-            best_o = 0
-            for o in range(_N_UNSIGNED):
-                dot = directions[o, 0] * gx + directions[o, 1] * gy
-                if dot > best_dot:
-                    best_dot, best_o = dot, o
-                elif -dot > best_dot:
-                    best_dot, best_o = -dot, o + _N_UNSIGNED
+            o = scalar_bins[gx + _MAX_GRADIENT, gy + _MAX_GRADIENT]
             v = math.sqrt(length)
-            xp = (x + 0.5) / cell_size - 0.5
-            ixp = int(math.floor(xp))
-            vx0 = xp - ixp
+            c = col_d[x]
+            vx0 = w0_d[x]
             vx1 = 1.0 - vx0
-            hist[iyp + 1, ixp + 1, best_o] += vy1 * vx1 * v
-            hist[iyp + 2, ixp + 1, best_o] += vy0 * vx1 * v
-            hist[iyp + 1, ixp + 2, best_o] += vy1 * vx0 * v
-            hist[iyp + 2, ixp + 2, best_o] += vy0 * vx0 * v
+            top[c, o] += vy1 * vx1 * v
+            bottom[c, o] += vy0 * vx1 * v
+            top[c + 1, o] += vy1 * vx0 * v
+            bottom[c + 1, o] += vy0 * vx0 * v
 
     # Gradient energy of each cell, from the contrast-insensitive histogram.
     energy = np.zeros((cells_nr, cells_nc), np.float32)

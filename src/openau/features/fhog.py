@@ -17,6 +17,8 @@ References
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["CELL_SIZE", "FHOG_CHANNELS", "HOG_CELLS", "HOG_DIM", "fhog", "hog_descriptor"]
@@ -66,9 +68,14 @@ def fhog(image: np.ndarray, cell_size: int = CELL_SIZE) -> np.ndarray:
         raise ValueError(f"cell_size must be positive, got {cell_size}")
     from openau.features import _fhog_kernel as kernel  # numba: imported on first use
 
-    return kernel.fhog(
-        np.ascontiguousarray(img), int(cell_size), kernel._DIRECTIONS, kernel._DIRECTIONS_F32
-    )
+    return kernel.fhog(np.ascontiguousarray(img), int(cell_size), *_orientation_tables())
+
+
+@functools.cache
+def _orientation_tables() -> tuple[np.ndarray, np.ndarray]:
+    from openau.features import _fhog_kernel as kernel
+
+    return kernel.orientation_tables()
 
 
 def hog_descriptor(aligned_face: np.ndarray) -> np.ndarray:
