@@ -115,3 +115,14 @@ def face_mask(landmarks, warp, lifted, lift, triangles, height, width):
                 ):
                     mask[r, c] = 1
     return mask
+
+
+@njit(cache=True)
+def zero_outside(image, mask):
+    """Set the pixels of ``image`` (H, W, C) uint8 where ``mask`` (H, W) is 0 to 0, in place."""
+    height, width, channels = image.shape
+    for r in range(height):
+        for c in range(width):
+            if not mask[r, c]:
+                for k in range(channels):
+                    image[r, c, k] = 0

@@ -188,6 +188,8 @@ def align_face(
     aligned = cv2.warpAffine(img, warp, (size, size), flags=cv2.INTER_LINEAR)
     if triangulation is None:
         return aligned
+    from openau.align import _mask_kernel
+
     mask = face_mask(landmarks, warp, triangulation, scale, size)
-    aligned *= mask[:, :, None] if aligned.ndim == 3 else mask
+    _mask_kernel.zero_outside(aligned.reshape(size, size, -1), mask.view(np.uint8))
     return aligned
