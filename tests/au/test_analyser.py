@@ -76,7 +76,9 @@ def test_no_face_clip_is_all_zero(reference_clip, video_models):
     assert not table.intensity.any() and not table.presence.any()
 
 
-@pytest.mark.parametrize("folder, image", [("single_face_jpg", "single_face.jpg"), ("multi_face_jpg", "multi_face.jpg")])
+@pytest.mark.parametrize(
+    "folder, image", [("single_face_jpg", "single_face.jpg"), ("multi_face_jpg", "multi_face.jpg")]
+)
 def test_still_images_match_openface(folder, image, models_dir, media_dir, reference_dir):
     import pandas as pd
 

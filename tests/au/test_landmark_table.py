@@ -50,7 +50,10 @@ def test_failed_rows_may_lack_landmarks():
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda f: f.drop(columns=["x_12", "y_3"]), r"missing column\(s\) x_12, y_3; a landmark table needs"),
+        (
+            lambda f: f.drop(columns=["x_12", "y_3"]),
+            r"missing column\(s\) x_12, y_3; a landmark table needs",
+        ),
         (lambda f: f.drop(columns=["success"]), r"missing column\(s\) success"),
         (lambda f: f.assign(x_4=["a", 1, 2, 3]), r"column 'x_4' row 1 is not a number \('a'\)"),
         (lambda f: f.assign(success=[1, 2, 1, 1]), "success must be 0 or 1, row 2 has 2"),

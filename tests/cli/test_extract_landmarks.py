@@ -85,7 +85,9 @@ def test_missing_models_and_partial_intrinsics(reference_clip, tmp_path, capsys,
 
 def test_missing_video(reference_clip, models_dir, tmp_path, capsys):
     ref = reference_clip("single_face")
-    code = main(["extract", str(tmp_path / "nope.mp4"), "--landmarks",
-                 str(ref.folder / "openface.csv"), "--models", str(models_dir), "-o", str(tmp_path / "o.csv")])
+    code = main(
+        ["extract", str(tmp_path / "nope.mp4"), "--landmarks", str(ref.folder / "openface.csv"),
+         "--models", str(models_dir), "-o", str(tmp_path / "o.csv")]
+    )
     assert code == 1
     assert "nope.mp4" in capsys.readouterr().err

@@ -9,7 +9,12 @@ from openau.geometry import CameraIntrinsics, head_pose, landmarks_3d
 from openau.models import read_pdm
 from openau.output.columns import PARAMS_GLOBAL, POSE, landmark_3d_columns, params_local_columns
 
-CLIPS = {"single_face": (640, 360), "video01": (480, 360), "of_default": (640, 480), "face_noface": (960, 540)}
+CLIPS = {
+    "single_face": (640, 360),
+    "video01": (480, 360),
+    "of_default": (640, 480),
+    "face_noface": (960, 540),
+}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ def test_rewriting_the_precise_csv_reproduces_openface_csv(clip, reference_dir, 
     assert tuple(table.columns) == openface_columns()
     # float32 columns: round-trip through float32 as OpenFace printed them.
     for column in table.columns:
-        if column not in ("frame", "face_id", "success", "timestamp", "confidence") and not column.startswith("AU"):
+        doubles = ("frame", "face_id", "success", "timestamp", "confidence")
+        if column not in doubles and not column.startswith("AU"):
             table[column] = table[column].to_numpy(np.float64).astype(np.float32).astype(np.float64)
     written = write_csv(table, tmp_path / "out.csv")
     assert written.read_bytes() == (folder / "openface.csv").read_bytes()

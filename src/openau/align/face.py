@@ -41,7 +41,9 @@ ALIGNED_SIZE = 112
 ALIGNED_SCALE = 0.7
 #: Landmarks that define the alignment: jaw sides, nose bridge and base, eye
 #: corners and lower lids (OpenFace's ``extract_rigid_points``).
-RIGID_POINTS = (1, 2, 3, 4, 12, 13, 14, 15, 27, 28, 29, 31, 32, 33, 34, 35, 36, 39, 40, 41, 42, 45, 46, 47)
+RIGID_POINTS = (
+    1, 2, 3, 4, 12, 13, 14, 15, 27, 28, 29, 31, 32, 33, 34, 35, 36, 39, 40, 41, 42, 45, 46, 47,
+)  # fmt: skip
 #: Landmarks lifted before masking: the two jaw ends and the ten brow points.
 LIFTED_POINTS = (0, 16, *range(17, 27))
 #: How far they are lifted, pixels per unit of alignment scale (30 px at 0.7).

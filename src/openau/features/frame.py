@@ -86,7 +86,9 @@ def frame_features(
     if image is None or landmarks is None:
         raise ValueError("a successful frame needs its image and landmarks")
     params_global, params_local = fit_to_landmarks(pdm, landmarks)
-    aligned = align_face(image, landmarks, params_global, pdm, triangulation, ALIGNED_SCALE, ALIGNED_SIZE)
+    aligned = align_face(
+        image, landmarks, params_global, pdm, triangulation, ALIGNED_SCALE, ALIGNED_SIZE
+    )
     if aligned.ndim == 2:
         aligned = np.repeat(aligned[:, :, None], 3, axis=2)
     return FrameFeatures(

@@ -8,8 +8,12 @@ The parameters live in float32 as in OpenFace (``cv::Mat_<float>``), the
 projection and error follow its float32/float64 steps, and the rotation update
 goes through an axis-angle vector stored in float32 (OpenCV's ``Rodrigues``
 into a ``cv::Vec3f``) and float32 Euler angles, as ``PDM::UpdateModelParameters``
-does. The AU stage aligns faces with this fit's translation; with these choices
-the translation agrees with OpenFace's to the last bit on every reference frame.
+does. The AU stage aligns faces with this fit's translation, where one unit in
+its last place can move an aligned pixel: the translation agrees with
+OpenFace's to the last bit on every frame of the reference clips. It is robust
+(it converges to the landmarks' centroid, the PDM being centred), so the
+normal equations may be summed in another order than OpenFace's BLAS: even a
+pure float64 fit reproduces it. The non-rigid parameters agree to ~1e-4.
 
 Speed: OpenFace forms ``J^T J`` from the full ``(2n, 6 + m)`` Jacobian (about
 110 000 multiply-adds per step). Here the normal equations are assembled from
@@ -17,7 +21,12 @@ moments of the model precomputed once per model and visibility pattern
 (:func:`moments`): the non-rigid block is ``s^2 sum_ab P_ab G_ab`` with
 ``P = R[:2]^T R[:2]`` and ``G_ab = sum_i V_i[a]^T V_i[b]``, and the mixed block
 uses ``sum_i X_i[b] V_i[a]``, which is linear in the non-rigid parameters. The
-sums are the same; only their float rounding differs (float64 here).
+sums are the same; only their float rounding differs (float64 here, with
+``fastmath`` letting LLVM vectorise the loops).
+
+Compile time matters (users wait for it once): the kernel avoids array
+methods, slice assignments and many small helpers, which each pull in numba
+machinery; a cold compile takes about 10-20 s, later runs load it from cache.
 """
 
 from __future__ import annotations

@@ -269,11 +269,11 @@ def fit_to_landmarks(
 
     Notes
     -----
-    The work is done by a numba kernel that follows OpenFace's float32 and
-    float64 arithmetic step by step (see :mod:`openau.geometry._fit_kernel`):
-    the AU stage aligns faces with this fit's translation, and OpenFace's
-    aligned pixels are reproduced only when the translation agrees to the
-    last bit.
+    The work is done by a numba kernel (:mod:`openau.geometry._fit_kernel`)
+    that keeps OpenFace's float32 parameters and stopping rule: the AU stage
+    aligns faces with this fit's translation, and OpenFace's aligned pixels
+    are reproduced only when the translation agrees to the last bit (it does
+    on every reference frame).
 
     Like OpenFace, the stopping test after each step projects the shape of the
     step's start (the non-rigid update is not yet applied to it) with the new

@@ -271,8 +271,9 @@ def read_au_models(path: str | PathLike[str]) -> AUModelSet:
     seen: dict[tuple[str, str], int] = {}
     for number, words in reader.lines():
         if len(words) != 2:
+            found = " ".join(words)
             raise ModelFileError(
-                path, f"line {number}", f"expected '<model file> <AU name>', found {' '.join(words)!r}"
+                path, f"line {number}", f"expected '<model file> <AU name>', found {found!r}"
             )
         location, names = words
         if "," in names:
@@ -283,7 +284,9 @@ def read_au_models(path: str | PathLike[str]) -> AUModelSet:
         key = (model.task, model.au)
         if key in seen:
             raise ModelFileError(
-                path, f"line {number}", f"second {model.task} model for {model.au} (first on line {seen[key]})"
+                path,
+                f"line {number}",
+                f"second {model.task} model for {model.au} (first on line {seen[key]})",
             )
         seen[key] = number
         if models and model.n_features != models[0].n_features:
