@@ -14,6 +14,7 @@ the means of OpenFace's own files agree within each group.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,9 +91,14 @@ class LinearAUPredictor:
 
         ``None`` (no running median, as for still images) gives zeros.
         """
-        if median is None:
-            return np.zeros(self.weights.shape[1])
-        return np.where(self.dynamic, np.asarray(median, dtype=np.float64) @ self.weights, 0.0)
+        term = np.zeros(self.weights.shape[1])
+        if median is not None and self.dynamic.any():
+            term[self.dynamic] = np.asarray(median, dtype=np.float64) @ self._dynamic_weights
+        return term
+
+    @functools.cached_property
+    def _dynamic_weights(self) -> np.ndarray:
+        return np.ascontiguousarray(self.weights[:, self.dynamic])
 
     def scores(self, projection: np.ndarray, median_term: np.ndarray) -> np.ndarray:
         """Raw model outputs from :meth:`project` and :meth:`median_term`."""

@@ -33,21 +33,29 @@ class HistogramBins:
     def width(self) -> float:
         return abs(self.high - self.low)
 
+    @property
+    def scale_shift(self) -> tuple[float, float]:
+        """``(alpha, beta)``: a value's bin is ``int(clip(v * alpha + beta, 0, count - 1))``.
+
+        OpenFace writes ``(v - low) * count / width``; OpenCV folds it into one
+        scale and shift, applied as ``v * alpha + beta`` (float64).
+        """
+        return self.count * (1.0 / self.width), (-self.low * self.count) * (1.0 / self.width)
+
+    @property
+    def step(self) -> float:
+        """Bin width."""
+        return self.width / self.count
+
     def index(self, values: np.ndarray) -> np.ndarray:
-        """Bin of each value (float64 arithmetic as OpenCV evaluates OpenFace's expression)."""
-        # OpenFace writes (v - low) * count / width; OpenCV folds it into one
-        # scale and shift, applied as v * alpha + beta.
-        alpha = self.count * (1.0 / self.width)
-        beta = (-self.low * self.count) * (1.0 / self.width)
-        scaled = np.asarray(values, dtype=np.float64) * alpha + beta
-        scaled = np.clip(scaled, 0, self.count - 1)
+        """Bin of each value."""
+        alpha, beta = self.scale_shift
+        scaled = np.clip(np.asarray(values, dtype=np.float64) * alpha + beta, 0, self.count - 1)
         return scaled.astype(np.int64)
 
     def centre(self, index: np.ndarray) -> np.ndarray:
         """Centre value of each bin, as OpenFace computes it."""
-        return self.low + index.astype(np.float64) * (self.width / self.count) + (
-            0.5 * self.width / self.count
-        )
+        return self.low + index.astype(np.float64) * self.step + 0.5 * self.step
 
 
 #: HOG values lie in [0, 0.4] or so; OpenFace's range.
@@ -103,17 +111,16 @@ class RunningMedian:
         """
         from openau.au import _median_kernel  # numba: imported on first use
 
-        values = np.asarray(descriptor, dtype=np.float64)
+        values = np.ascontiguousarray(descriptor, dtype=np.float64)
         if values.shape != self._below.shape:
             raise ValueError(f"descriptor must have shape {self._below.shape}, got {values.shape}")
-        bins = self.bins.index(values) if add else self._median_bin
         if add:
             self.count += 1
-        _median_kernel.add_and_locate(
-            self.hist, bins, add, self._median_bin, self._below, (self.count + 1) // 2
+        median = np.empty_like(values)
+        alpha, beta = self.bins.scale_shift
+        _median_kernel.update(
+            self.hist, values, add, self._median_bin, self._below, (self.count + 1) // 2,
+            alpha, beta, self.bins.low, self.bins.step, median,
         )
-        if self.count == 1:
-            self.median = values.copy()
-        else:
-            self.median = self.bins.centre(self._median_bin)
+        self.median = values.copy() if self.count == 1 else median
         return self.median
