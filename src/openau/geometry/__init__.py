@@ -17,6 +17,7 @@ from openau.geometry.pdm import (
     jacobian,
     params_from_box,
     project,
+    refine_to_landmarks,
     shape_3d,
     update_params,
 )
@@ -27,14 +28,18 @@ from openau.geometry.rotation import (
     matrix_to_euler,
     orthonormalise,
 )
+from openau.geometry.camera import CameraIntrinsics, head_pose, landmarks_3d
 from openau.geometry.similarity import similarity_transform
 
 __all__ = [
+    "CameraIntrinsics",
     "N_GLOBAL",
     "axis_angle_to_matrix",
     "bounding_box",
     "clamp_local",
     "euler_to_matrix",
+    "head_pose",
+    "landmarks_3d",
     "fit_to_landmarks",
     "jacobian",
     "matrix_to_axis_angle",
@@ -42,6 +47,7 @@ __all__ = [
     "orthonormalise",
     "params_from_box",
     "project",
+    "refine_to_landmarks",
     "shape_3d",
     "similarity_transform",
     "update_params",

@@ -19,6 +19,8 @@ References
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from openau.geometry.rotation import euler_to_matrix, matrix_to_euler, orthonormalise
@@ -34,6 +36,7 @@ __all__ = [
     "clamp_local",
     "params_from_box",
     "fit_to_landmarks",
+    "refine_to_landmarks",
 ]
 
 #: Number of global (rigid) parameters: scale, three rotations, two translations.
@@ -42,11 +45,19 @@ N_GLOBAL = 6
 _F32 = np.float32
 
 # CalcParams' Gauss-Newton: damping of each step, iteration cap, and the
-# stopping rule (stop after 3 steps that each fail to cut the error by 0.1 %).
+# stopping rule (stop after 3 steps that each fail to cut the error by 0.1 %;
+# the 0.1 % is in the kernel).
 _FIT_STEP = _F32(0.75)
 _FIT_MAX_ITERATIONS = 1000
-_FIT_IMPROVEMENT = _F32(0.999)
 _FIT_PATIENCE = 3
+
+# refine_to_landmarks' Levenberg-Marquardt: starting damping (nearly pure
+# Gauss-Newton), its growth after a rejected step and its cap, and the
+# relative decrease of the squared error below which it stops.
+_LM_DAMPING_START = 1e-9
+_LM_DAMPING_FACTOR = 10.0
+_LM_DAMPING_MAX = 1e6
+_REFINE_TOLERANCE = 1e-6
 
 
 def shape_3d(pdm: PDMModel, params_local: np.ndarray) -> np.ndarray:
@@ -258,6 +269,12 @@ def fit_to_landmarks(
 
     Notes
     -----
+    The work is done by a numba kernel (:mod:`openau.geometry._fit_kernel`)
+    that keeps OpenFace's float32 parameters and stopping rule: the AU stage
+    aligns faces with this fit's translation, and OpenFace's aligned pixels
+    are reproduced only when the translation agrees to the last bit (it does
+    on every reference frame).
+
     Like OpenFace, the stopping test after each step projects the shape of the
     step's start (the non-rigid update is not yet applied to it) with the new
     global parameters; reproducing this keeps the iteration count, and so the
@@ -266,54 +283,160 @@ def fit_to_landmarks(
     points = np.asarray(landmarks, dtype=_F32)
     if points.shape != (pdm.n_points, 2):
         raise ValueError(f"landmarks must have shape ({pdm.n_points}, 2), got {points.shape}")
+    if not np.all(np.isfinite(points)):
+        raise ValueError("landmarks must be finite")
     visible = points[:, 0] != 0
-    mean = pdm.mean_shape[visible]
-    components = pdm.components[visible]
-    target = points[visible]
-    sub = PDMModel(mean_shape=mean, components=components, eigenvalues=pdm.eigenvalues)
-    m = pdm.n_modes
+    if visible.sum() < 2:
+        raise ValueError("at least two landmarks must be visible (x != 0) to fit the PDM")
+    from openau.geometry import _fit_kernel  # numba: imported on first use
 
-    low, high = target.min(axis=0), target.max(axis=0)
-    _, _, model_w, model_h = bounding_box(
-        sub, np.array([1, 0, 0, 0, 0, 0], _F32), np.zeros(m, _F32)
+    mean, comps, comps_t, moments = _visible_model(pdm, visible.tobytes())
+    glob, local, _ = _fit_kernel.fit(
+        mean,
+        comps,
+        comps_t,
+        np.ascontiguousarray(pdm.eigenvalues),
+        *moments,
+        np.ascontiguousarray(points[visible]),
+        np.asarray(rotation, dtype=_F32).reshape(3),
+        True,
+        _FIT_STEP,
+        _FIT_MAX_ITERATIONS,
+        _FIT_PATIENCE,
     )
-    extent = high - low
-    scale = (extent[0] / _F32(model_w) + extent[1] / _F32(model_h)) / _F32(2)
-    rot = np.asarray(rotation, dtype=_F32)
-    glob = np.array([scale, rot[0], rot[1], rot[2], 0, 0], dtype=_F32)
-    glob[4:6] = (low + high) / _F32(2)
-    local = np.zeros(m, dtype=_F32)
-
-    regulariser = np.zeros(N_GLOBAL + m, dtype=_F32)
-    regulariser[N_GLOBAL:] = _F32(1) / pdm.eigenvalues
-    hessian_prior = np.diag(regulariser)
-
-    error = np.linalg.norm(project(sub, glob, local) - target)
-    not_improved = 0
-    for _ in range(_FIT_MAX_ITERATIONS):
-        shape = shape_3d(sub, local)
-        rotation_m = euler_to_matrix(glob[1:4])
-        current = glob[0] * (shape @ rotation_m[:2].T) + glob[4:6]
-        residual = (target - current).reshape(-1)
-        jac = jacobian(sub, glob, local).reshape(-1, N_GLOBAL + m)
-        gradient = jac.T @ residual
-        gradient[N_GLOBAL:] -= regulariser[N_GLOBAL:] * local
-        hessian = jac.T @ jac + hessian_prior
-        step = _F32(_FIT_STEP) * _solve_spd(hessian, gradient)
-        glob, local = update_params(glob, local, step)
-
-        rotation_m = euler_to_matrix(glob[1:4])
-        moved = glob[0] * (shape @ rotation_m[:2].T) + glob[4:6]
-        new_error = np.linalg.norm(moved - target)
-        if _FIT_IMPROVEMENT * error < new_error:
-            not_improved += 1
-            if not_improved == _FIT_PATIENCE:
-                break
-        error = new_error
     return glob, local
 
 
-def _solve_spd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve a symmetric positive-definite system by Cholesky, in float32."""
-    lower = np.linalg.cholesky(matrix)
-    return np.linalg.solve(lower.T, np.linalg.solve(lower, rhs)).astype(_F32)
+@functools.lru_cache(maxsize=8)
+def _visible_model(pdm: PDMModel, visible_key: bytes):
+    """The PDM restricted to the visible landmarks, and its moments for the fit.
+
+    Cached per model and visibility pattern (nearly always "all visible"):
+    the moments cost about as much as a whole fit.
+    """
+    from openau.geometry import _fit_kernel
+
+    visible = np.frombuffer(visible_key, dtype=bool)
+    mean = np.ascontiguousarray(pdm.mean_shape[visible])
+    comps = np.ascontiguousarray(pdm.components[visible])
+    comps_t = np.ascontiguousarray(comps.transpose(2, 0, 1))
+    return mean, comps, comps_t, _fit_kernel.moments(mean, comps)
+
+
+def refine_to_landmarks(
+    pdm: PDMModel,
+    landmarks: np.ndarray,
+    params_global: np.ndarray,
+    params_local: np.ndarray,
+    max_iterations: int = 50,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters whose projection reproduces the landmarks, near a start.
+
+    Unregularised least squares in float64 from ``(params_global,
+    params_local)`` (usually :func:`fit_to_landmarks`' result): Gauss-Newton
+    steps with Levenberg-Marquardt damping, which stays near zero when the
+    start is good. It minimises the plain reprojection error, with no pull
+    towards the mean shape.
+
+    Why: OpenFace's landmark tracker ends each frame by fitting the PDM to its
+    part-refined landmarks and writing out the *projection* of those
+    parameters, so the CSV's ``x_i, y_i`` are exactly ``project(p)`` for the
+    CSV's ``p_*``. :func:`fit_to_landmarks` on those landmarks (what the AU
+    stage does) is regularised and lands elsewhere (e.g. ``p_0`` -0.55 against
+    -0.28, 0.3 px residual); this refinement recovers the CSV's parameters, and
+    with them its pose and 3-D landmarks.
+
+    Parameters
+    ----------
+    pdm : PDMModel
+    landmarks : (n, 2) array_like
+        Pixels; landmarks with x = 0 are ignored, as in :func:`fit_to_landmarks`.
+    params_global : (6,) array_like
+    params_local : (m,) array_like
+    max_iterations : int
+        Cap on linear solves (accepted and rejected steps together).
+
+    Returns
+    -------
+    params_global : (6,) float32 ndarray
+    params_local : (m,) float32 ndarray
+    """
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (pdm.n_points, 2):
+        raise ValueError(f"landmarks must have shape ({pdm.n_points}, 2), got {points.shape}")
+    visible = points[:, 0] != 0
+    target = points[visible]
+    mean = pdm.mean_shape[visible].astype(np.float64)
+    comps = pdm.components[visible].astype(np.float64)
+    glob = np.asarray(params_global, dtype=np.float64).copy()
+    local = np.asarray(params_local, dtype=np.float64).copy()
+    rotation = euler_to_matrix(glob[1:4])
+
+    def residual(glob, rotation, local):
+        shape = mean + comps @ local
+        return target - (glob[0] * shape @ rotation[:2].T + glob[4:6]), shape
+
+    res, shape = residual(glob, rotation, local)
+    error = float(np.sum(res * res))
+    damping = _LM_DAMPING_START
+    jac = None
+    for _ in range(max_iterations):
+        if jac is None:
+            jac = _jacobian64(shape, comps, glob[0], rotation).reshape(-1, N_GLOBAL + pdm.n_modes)
+            normal = jac.T @ jac
+            gradient = jac.T @ res.reshape(-1)
+        # Marquardt's scaling of the damping by the diagonal. The Jacobian's
+        # condition number is about 1e4, so normal equations are safe in float64.
+        damped = normal + damping * np.diag(np.diag(normal))
+        try:
+            step = np.linalg.solve(damped, gradient)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(damped, gradient, rcond=None)[0]
+        new_glob = glob.copy()
+        new_glob[[0, 4, 5]] += step[[0, 4, 5]]
+        new_rotation = rotation @ _rodrigues(step[1:4])
+        new_local = local + step[N_GLOBAL:]
+        new_res, new_shape = residual(new_glob, new_rotation, new_local)
+        new_error = float(np.sum(new_res * new_res))
+        if not new_error < error:
+            damping *= _LM_DAMPING_FACTOR
+            if damping > _LM_DAMPING_MAX:
+                break
+            continue
+        converged = error - new_error <= _REFINE_TOLERANCE * error
+        glob, rotation, local, res, shape = new_glob, new_rotation, new_local, new_res, new_shape
+        error = new_error
+        damping = max(damping / _LM_DAMPING_FACTOR, _LM_DAMPING_START)
+        jac = None
+        if converged:
+            break
+    glob[1:4] = matrix_to_euler(rotation)
+    return glob.astype(_F32), local.astype(_F32)
+
+
+def _jacobian64(shape: np.ndarray, comps: np.ndarray, scale: float, rotation: np.ndarray):
+    """:func:`jacobian` in float64 from a given 3-D shape: ``(n, 2, 6 + m)``."""
+    n, m = shape.shape[0], comps.shape[2]
+    x, y, z = shape[:, 0], shape[:, 1], shape[:, 2]
+    jac = np.empty((n, 2, N_GLOBAL + m))
+    for c in range(2):
+        r1, r2, r3 = rotation[c]
+        jac[:, c, 0] = x * r1 + y * r2 + z * r3
+        jac[:, c, 1] = scale * (y * r3 - z * r2)
+        jac[:, c, 2] = -scale * (x * r3 - z * r1)
+        jac[:, c, 3] = scale * (x * r2 - y * r1)
+        jac[:, c, 4] = 1.0 if c == 0 else 0.0
+        jac[:, c, 5] = 0.0 if c == 0 else 1.0
+    # d(projection)/d(p_local) = s R[:2] V_i, all points at once.
+    jac[:, :, N_GLOBAL:] = scale * np.matmul(rotation[:2], comps)
+    return jac
+
+
+def _rodrigues(w: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a small rotation vector (float64)."""
+    theta = float(np.linalg.norm(w))
+    if theta < 1e-300:
+        return np.eye(3)
+    k = w / theta
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * kx + (1 - np.cos(theta)) * (kx @ kx)

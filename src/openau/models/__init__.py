@@ -28,11 +28,27 @@ from openau.models.description import (
 )
 from openau.models.manifest import Manifest, ManifestEntry, load_manifest
 from openau.models.mtcnn import CNNModel, MTCNNModel, find_mtcnn_dir, read_cnn, read_mtcnn
+from openau.models.au import (
+    AUModelSet,
+    FaceAnalyserModels,
+    LinearAUModel,
+    face_analyser_path,
+    read_au_model,
+    read_au_models,
+    read_face_analyser,
+)
 from openau.models.pdm import PDMModel, read_pdm
 from openau.models.store import ModelStore, locate_models, resolve_models
 from openau.models.triangulation import read_triangulation, read_triangulations
 
 __all__ = [
+    "AUModelSet",
+    "FaceAnalyserModels",
+    "LinearAUModel",
+    "face_analyser_path",
+    "read_au_model",
+    "read_au_models",
+    "read_face_analyser",
     "PDMModel",
     "read_pdm",
     "read_triangulation",

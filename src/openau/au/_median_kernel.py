@@ -1,0 +1,58 @@
+"""Numba kernel: histogram medians kept up to date one sample at a time."""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True)
+def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step, median):
+    """Optionally add one sample per dimension, then move each median to ``cutoff``.
+
+    Parameters
+    ----------
+    hist : (d, b) int32, updated in place
+        Counts per dimension and bin.
+    values : (d,) float64
+        The sample (ignored unless ``add``).
+    add : bool
+    median_bin : (d,) int64, updated in place
+        Current median bin (-1 before the first call).
+    below : (d,) int64, updated in place
+        Samples in bins ``<= median_bin``.
+    cutoff : int
+        The median bin becomes the first bin whose cumulative count reaches
+        ``cutoff``. It moves by a few bins per sample, so this costs O(d)
+        instead of OpenFace's O(d * b) rescan, with the same result.
+    alpha, beta : float
+        A value's bin is ``int(clip(value * alpha + beta, 0, b - 1))``.
+    low, step : float
+        Bin ``j``'s centre is ``low + j * step + step / 2``.
+    median : (d,) float64, written
+        The bin centres of the medians.
+    """
+    d, n_bins = hist.shape
+    top = n_bins - 1
+    half = 0.5 * step
+    for i in range(d):
+        j = median_bin[i]
+        count = below[i]
+        if add:
+            scaled = values[i] * alpha + beta
+            if scaled > top:
+                scaled = top
+            if scaled < 0:
+                scaled = 0.0
+            b = int(scaled)
+            hist[i, b] += 1
+            if b <= j:
+                count += 1
+        while j < 0 or (count < cutoff and j < top):
+            j += 1
+            count += hist[i, j]
+        while j > 0 and count - hist[i, j] >= cutoff:
+            count -= hist[i, j]
+            j -= 1
+        median_bin[i] = j
+        below[i] = count
+        median[i] = low + j * step + half
