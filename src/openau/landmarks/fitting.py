@@ -37,7 +37,7 @@ from openau.geometry import N_GLOBAL, clamp_local, jacobian, project, update_par
 from openau.landmarks.model import CLNFModel, ExpertView, FitSettings
 from openau.landmarks.responses import patch_responses, reference_transforms, view_index
 
-__all__ = ["FitResult", "kde_table", "mean_shift", "nu_rlms", "fit_clnf"]
+__all__ = ["FitResult", "kde_table", "nu_rlms", "fit_clnf"]
 
 _F32 = np.float32
 #: Grid step (reference-frame pixels) of OpenFace's precomputed mean-shift kernels.
@@ -48,8 +48,6 @@ CONVERGENCE = 0.01
 MIN_FACE_SCALE = 0.25
 #: OpenFace records the likelihood early when the face gets this small.
 _LIKELIHOOD_SCALE = 0.30
-#: Added inside the log of each landmark's likelihood for numerical stability.
-_LOG_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -117,70 +115,6 @@ def _grid_stride(window: int) -> int:
     return int(float(_F32(window) / KDE_STEP) + 0.5)
 
 
-def mean_shift(
-    responses: np.ndarray, dxs: np.ndarray, dys: np.ndarray, visible: np.ndarray, sigma: float
-) -> np.ndarray:
-    """Kernel mean-shift of each landmark on its response map.
-
-    Parameters
-    ----------
-    responses : (n, s, s) float32 ndarray
-    dxs, dys : (n,) float32 ndarray
-        Current positions within the maps (0 .. s - 1, map pixels).
-    visible : (n,) bool ndarray
-        Landmarks to shift; the others get 0.
-    sigma : float
-        Kernel standard deviation, map pixels.
-
-    Returns
-    -------
-    (n, 2) float32 ndarray
-        Shift ``(dx, dy)`` from the (clamped) position to the kernel-weighted mean.
-    """
-    n, window, _ = responses.shape
-    a = _F32(-0.5 / float(_F32(sigma) * _F32(sigma)))
-    table = kde_table(window, float(a))
-    stride = _grid_stride(window)
-    upper = _F32(window) - KDE_STEP
-    dx = np.clip(dxs.astype(_F32), _F32(0), upper)
-    dy = np.clip(dys.astype(_F32), _F32(0), upper)
-    row = ((dx / KDE_STEP).astype(np.float64) + 0.5).astype(np.int64)
-    col = ((dy / KDE_STEP).astype(np.float64) + 0.5).astype(np.int64)
-    kernels = table[row * stride + col]
-    weighted = responses.reshape(n, -1) * kernels
-    total = weighted.sum(axis=1, dtype=_F32)
-    coords = np.arange(window, dtype=_F32)
-    per_row = weighted.reshape(n, window, window)
-    mx = per_row.sum(axis=1, dtype=_F32) @ coords
-    my = per_row.sum(axis=2, dtype=_F32) @ coords
-    shifts = np.zeros((n, 2), _F32)
-    vis = visible
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shifts[vis, 0] = mx[vis] / total[vis] - dx[vis]
-        shifts[vis, 1] = my[vis] / total[vis] - dy[vis]
-    return shifts
-
-
-def _likelihood(
-    responses: np.ndarray, dxs: np.ndarray, dys: np.ndarray, visible: np.ndarray, sigma: float
-) -> float:
-    """Mean log of the kernel-weighted response mass at each visible landmark."""
-    n, window, _ = responses.shape
-    pixels = np.arange(window, dtype=_F32)
-    vy = (dys[:, None] - pixels[None, :]) ** 2  # rows
-    vx = (dxs[:, None] - pixels[None, :]) ** 2  # columns
-    sigma2 = float(_F32(sigma) * _F32(sigma))
-    kernel = np.exp(-0.5 * (vy[:, :, None] + vx[:, None, :]).astype(np.float64) / sigma2)
-    mass = (responses * kernel).astype(_F32).reshape(n, -1).sum(axis=1, dtype=_F32)
-    logs = np.log(mass[visible].astype(np.float64) + _LOG_EPS).astype(_F32)
-    return float(logs.sum(dtype=_F32) / _F32(np.count_nonzero(visible)))
-
-
-def _solve(hessian: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    lower = np.linalg.cholesky(hessian.astype(np.float64))
-    return np.linalg.solve(lower.T, np.linalg.solve(lower, rhs.astype(np.float64))).astype(_F32)
-
-
 def nu_rlms(
     model: CLNFModel,
     params_global: np.ndarray,
@@ -213,6 +147,8 @@ def nu_rlms(
     rigid : bool
         Update only the 6 global parameters, without the prior.
     reg_factor, sigma, weight_factor : float
+        Prior weight, kernel width (reference-frame pixels) and scale of the
+        per-landmark reliabilities (0: all landmarks weigh 1).
     iterations : int
     compute_likelihood : bool
 
@@ -220,54 +156,30 @@ def nu_rlms(
     -------
     params_global, params_local : float32 ndarrays
     likelihood : float
-        0 unless ``compute_likelihood``.
+        Mean log kernel-weighted response at the final offsets; 0 unless
+        ``compute_likelihood``.
     """
+    from openau.landmarks import _kernels  # numba: compiled on first use
+
     pdm = model.pdm
-    m = pdm.n_modes
     window = responses.shape[1]
-    centre = _F32((window - 1) // 2)
-    visible = expert.visible
-    n_params = N_GLOBAL if rigid else N_GLOBAL + m
-    prior = np.zeros(n_params, _F32)
-    if not rigid:
-        prior[N_GLOBAL:] = _F32(reg_factor) / pdm.eigenvalues
+    a = _F32(-0.5 / float(_F32(sigma) * _F32(sigma)))
+    table = kde_table(window, float(a))
     if weight_factor > 0:
         weights = _F32(weight_factor) * expert.confidences
     else:
         weights = np.ones(pdm.n_points, _F32)
-    weights = np.where(visible, weights, _F32(0))
-
-    glob = np.asarray(params_global, _F32).copy()
-    local = np.asarray(params_local, _F32).copy()
-    previous = None
-    dxs = dys = None
-    for _ in range(iterations):
-        shape = project(pdm, glob, local)
-        if previous is not None:
-            if np.linalg.norm((shape - previous).astype(np.float64)) < CONVERGENCE:
-                break
-        previous = shape
-        jac = jacobian(pdm, glob, local)[:, :, :n_params]
-        offsets = (shape - base_shape) @ img_to_ref.T
-        dxs = offsets[:, 0] + centre
-        dys = offsets[:, 1] + centre
-        shifts = mean_shift(responses, dxs, dys, visible, sigma) @ ref_to_img.T
-        shifts[~visible] = 0
-        weighted = jac * weights[:, None, None]
-        flat_w = weighted.reshape(-1, n_params)
-        flat_j = jac.reshape(-1, n_params)
-        rhs = flat_w.T @ shifts.reshape(-1)
-        if not rigid:
-            rhs[N_GLOBAL:] -= prior[N_GLOBAL:] * local
-        hessian = flat_w.T @ flat_j + np.diag(prior)
-        delta = _solve(hessian, rhs)
-        glob, local = update_params(glob, local, delta)
-        local = clamp_local(pdm, local)
-
-    likelihood = 0.0
-    if compute_likelihood and dxs is not None:
-        likelihood = _likelihood(responses, dxs, dys, visible, sigma)
-    return glob, local, likelihood
+    glob, local, lhood = _kernels.nu_rlms(
+        pdm.mean_shape,
+        pdm.components,
+        pdm.eigenvalues,
+        np.asarray(params_global, _F32), np.asarray(params_local, _F32),
+        responses, np.ascontiguousarray(base_shape, _F32),
+        img_to_ref.astype(np.float64), ref_to_img.astype(np.float64),
+        expert.visible, weights.astype(_F32), table, _grid_stride(window), rigid,
+        _F32(reg_factor), _F32(sigma), iterations, compute_likelihood,
+    )
+    return glob, local, float(lhood)
 
 
 def _scale_settings(settings: FitSettings, patch_scale: float) -> tuple[float, float, float]:

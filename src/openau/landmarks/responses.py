@@ -24,11 +24,9 @@ References
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from openau.geometry import project, similarity_transform
 from openau.landmarks.model import ExpertView, ScaleExperts
-from openau.landmarks.sampling import warp_affine
 from openau.models.pdm import PDMModel
 
 __all__ = ["reference_transforms", "view_index", "patch_responses"]
@@ -82,10 +80,12 @@ def reference_transforms(
     return landmarks, img_to_ref, ref_to_img
 
 
-def _search_areas(
-    image: np.ndarray, centres: np.ndarray, ref_to_img: np.ndarray, side: int
-) -> np.ndarray:
-    """Cut ``side x side`` areas centred on each point, in the reference frame's axes."""
+def _area_maps(centres: np.ndarray, ref_to_img: np.ndarray, side: int) -> np.ndarray:
+    """Affine maps from each search area's pixels to the image.
+
+    The area is ``side x side`` pixels of the reference frame, centred on the
+    landmark, with the reference frame's axes (OpenFace's ``Patch_experts::Response``).
+    """
     a1 = ref_to_img[0, 0]
     b1 = -ref_to_img[0, 1]
     half = _F32(side - 1.0)
@@ -99,31 +99,8 @@ def _search_areas(
     mats[:, 1, 0] = b1
     mats[:, 1, 1] = a1
     mats[:, 1, 2] = centres[:, 1] - ha - hb
-    return warp_affine(image, mats, (side, side))
-
-
-def _neuron_sum(areas: np.ndarray, view: ExpertView, window: int) -> np.ndarray:
-    """Summed neuron outputs ``(v, window^2)`` at every search offset (row-major y, x)."""
-    h, w = view.patch_shape
-    n = areas.shape[0]
-    windows = sliding_window_view(areas, (h, w), axis=(1, 2))
-    flat = windows.reshape(n, window * window, h * w)
-    # Contrast normalisation of every sub-patch (im2col with mean/norm).
-    mean = flat.sum(axis=2, dtype=_F32) / _F32(h * w)
-    centred = flat - mean[:, :, None]
-    norm = np.sqrt(np.einsum("nij,nij->ni", centred, centred, dtype=_F32))
-    norm[norm == 0] = _F32(1)
-    normalised = centred * (_F32(1) / norm)[:, :, None]
-    pre = np.matmul(normalised, view.weights) + view.biases[:, None, :]
-    # OpenFace evaluates each sigmoid in double and adds it to a float map.
-    total = np.zeros((n, window * window), _F32)
-    activation = 1.0 / (1.0 + np.exp(-pre.astype(np.float64)))
-    for j in range(pre.shape[2]):
-        alpha2 = view.alphas2[:, j]
-        if not np.any(alpha2):
-            continue
-        total = (total + alpha2[:, None] * activation[:, :, j]).astype(_F32)
-    return total
+    # cv::warpAffine takes the float matrix in double.
+    return mats.astype(np.float64)
 
 
 def patch_responses(
@@ -163,10 +140,24 @@ def patch_responses(
     index = expert.index
     if index.size == 0:
         return out
+    from openau.landmarks import _response_kernel  # numba: compiled on first use
+
     h, w = expert.patch_shape
     side = window + max(h, w) - 1
-    areas = _search_areas(image, landmarks[index], ref_to_img, side)
-    summed = _neuron_sum(areas, expert, window)
+    mats = _area_maps(landmarks[index], ref_to_img, side)
+    summed = np.empty((index.size, window * window), _F32)
+    _response_kernel.neuron_maps(
+        np.ascontiguousarray(image, dtype=_F32),
+        mats,
+        side,
+        h,
+        w,
+        window,
+        expert.weights,
+        expert.biases,
+        expert.alphas2,
+        summed,
+    )
     sigma = expert.sigma(window)
     smoothed = np.matmul(sigma, summed[:, :, None])[:, :, 0]
     low = smoothed.min(axis=1)
