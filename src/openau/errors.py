@@ -13,6 +13,9 @@ __all__ = [
     "OpenAUError",
     "ModelFileError",
     "ModelsNotFoundError",
+    "ModelChecksumError",
+    "ModelDownloadError",
+    "LicenseNotAcceptedError",
     "InputError",
     "InputNotFoundError",
 ]
@@ -44,6 +47,18 @@ class ModelFileError(OpenAUError, ValueError):
 
 class ModelsNotFoundError(OpenAUError, FileNotFoundError):
     """The OpenFace model files are missing, incomplete or in the wrong folder."""
+
+
+class ModelChecksumError(OpenAUError, ValueError):
+    """A model file's size or SHA-256 differs from OpenFace 2.2's (corrupt or wrong version)."""
+
+
+class ModelDownloadError(OpenAUError, ConnectionError):
+    """A model file could not be downloaded (network, server or disk problem)."""
+
+
+class LicenseNotAcceptedError(OpenAUError, PermissionError):
+    """OpenFace's model licence was not accepted, so nothing was downloaded."""
 
 
 class InputError(OpenAUError, ValueError):
