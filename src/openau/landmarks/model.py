@@ -18,10 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from openau.errors import ModelsNotFoundError
-from openau.landmarks._files import CLNFFiles, read_main_files
+from openau.errors import ModelFileError, ModelsNotFoundError
 from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
+from openau.models.description import (
+    PatchExpertKind,
+    read_clnf_description,
+    read_main_description,
+)
 from openau.models.pdm import PDMModel, read_pdm
+from openau.models.store import ModelStore
 from openau.models.validator import DetectionValidator, read_detection_validator
 
 __all__ = [
@@ -35,8 +40,8 @@ __all__ = [
     "load_landmark_model",
 ]
 
-#: The landmark model FeatureExtraction is run with (relative to the model folder).
-MAIN_MODEL_FILE = "main_clnf_general.txt"
+#: The landmark model FeatureExtraction is run with (installed-layout path).
+MAIN_MODEL_FILE = "model/main_clnf_general.txt"
 
 #: Neurons with an alpha at or below this are skipped (OpenFace's CCNF response).
 _MIN_ALPHA = 1e-4
@@ -273,19 +278,26 @@ def _prepare_view(view: CCNFView, components: CCNFPatchExperts) -> ExpertView:
     )
 
 
-def load_clnf(files: CLNFFiles, settings: FitSettings) -> CLNFModel:
-    """Load a CLNF model's PDM and patch experts."""
+def load_clnf(description: Path, settings: FitSettings) -> CLNFModel:
+    """Load a CLNF model (its PDM and CCNF patch experts) from its CLNF file."""
+    files = read_clnf_description(description)
     pdm = read_pdm(files.pdm)
-    experts = [read_ccnf_patch_experts(path) for path in files.patch_experts]
+    for expert in files.patch_experts:
+        if expert.kind is not PatchExpertKind.CCNF:
+            raise ModelFileError(
+                files.path, "whole file", f"{expert.kind.value} experts are not supported"
+            )
+    experts = [read_ccnf_patch_experts(e.path) for e in files.patch_experts]
     # OpenFace keeps the similarity components of the last file read and uses
     # them at every scale.
     components = experts[-1]
     scales = []
-    for exp in experts:
+    for path, exp in zip(files.patch_experts, experts):
         if exp.n_points != pdm.n_points:
-            raise ModelsNotFoundError(
-                f"{files.pdm} has {pdm.n_points} points but the patch experts have "
-                f"{exp.n_points}; the model files do not belong together"
+            raise ModelFileError(
+                path.path,
+                "whole file",
+                f"{exp.n_points} landmarks, but the PDM {files.pdm.name} has {pdm.n_points}",
             )
         centres = exp.view_centres
         centres.setflags(write=False)
@@ -294,23 +306,13 @@ def load_clnf(files: CLNFFiles, settings: FitSettings) -> CLNFModel:
     return CLNFModel(pdm=pdm, scales=tuple(scales), settings=settings)
 
 
-def _model_folder(models_root: Path) -> Path:
-    for candidate in (models_root / "model", models_root):
-        if (candidate / MAIN_MODEL_FILE).is_file():
-            return candidate
-    raise ModelsNotFoundError(
-        f"{MAIN_MODEL_FILE} not found in {models_root} or {models_root / 'model'}; "
-        "point models_root at OpenFace's model folder"
-    )
-
-
-def load_landmark_model(models_root: str | PathLike[str]) -> LandmarkModel:
+def load_landmark_model(models_root: str | PathLike[str] | ModelStore) -> LandmarkModel:
     """Load OpenFace's CLNF landmark model as FeatureExtraction uses it.
 
     Parameters
     ----------
-    models_root : path-like
-        The OpenFace model store (holding ``model/``) or its ``model/`` folder.
+    models_root : path-like or ModelStore
+        OpenFace's model folder (holding ``model/``), or a resolved model store.
 
     Returns
     -------
@@ -319,24 +321,30 @@ def load_landmark_model(models_root: str | PathLike[str]) -> LandmarkModel:
     Raises
     ------
     ModelsNotFoundError
-        When ``main_clnf_general.txt`` is not there.
+        When ``model/main_clnf_general.txt`` is not there.
     ModelFileError
         When a model file is malformed.
     """
-    folder = _model_folder(Path(models_root))
-    files = read_main_files(folder / MAIN_MODEL_FILE)
-    main = load_clnf(files.clnf, MAIN_SETTINGS)
+    store = models_root if isinstance(models_root, ModelStore) else ModelStore.at(models_root)
+    main_path = store.path(MAIN_MODEL_FILE)
+    if not main_path.is_file():
+        raise ModelsNotFoundError(
+            f"{main_path} not found; point models_root at OpenFace's model folder "
+            "(the one holding model/ and AU_predictors/)"
+        )
+    main = read_main_description(main_path)
+    model = load_clnf(main.landmark_detector, MAIN_SETTINGS)
     parts = []
-    for part in files.parts:
-        model = load_clnf(part.clnf, part_settings(part.name))
-        mapping = part.mapping
+    for part in main.parts:
+        part_main = read_main_description(part.path)
+        mapping = np.asarray(part.mapping, dtype=np.int64)
         parts.append(
             PartModel(
                 name=part.name,
-                model=model,
+                model=load_clnf(part_main.landmark_detector, part_settings(part.name)),
                 main_index=mapping[:, 0].copy(),
                 part_index=mapping[:, 1].copy(),
             )
         )
-    validator = read_detection_validator(files.validator) if files.validator else None
-    return LandmarkModel(main=main, parts=tuple(parts), validator=validator)
+    validator = read_detection_validator(main.validator) if main.validator else None
+    return LandmarkModel(main=model, parts=tuple(parts), validator=validator)

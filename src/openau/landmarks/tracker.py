@@ -245,19 +245,7 @@ class FaceTracker:
 
     def _result(self, success: bool, detected: bool) -> LandmarkResult:
         state = self._state
-        eyes = [
-            (part, fit)
-            for part, fit in zip(self.model.parts, state.parts)
-            if part.name in ("left_eye_28", "right_eye_28")
-        ]
-        if eyes:
-            eye_landmarks = np.concatenate([fit.landmarks for _, fit in eyes])
-            eye_global = np.stack([fit.params_global for _, fit in eyes])
-            eye_local = np.stack([fit.params_local for _, fit in eyes])
-        else:
-            eye_landmarks = np.zeros((0, 2), _F32)
-            eye_global = np.zeros((0, 6), _F32)
-            eye_local = np.zeros((0, 0), _F32)
+        eye_landmarks, eye_global, eye_local = _eye_arrays(self.model, state.parts)
         return LandmarkResult(
             landmarks=state.landmarks.copy(),
             params_global=state.params_global.copy(),
@@ -269,3 +257,15 @@ class FaceTracker:
             eye_params_global=eye_global,
             eye_params_local=eye_local,
         )
+
+
+def _eye_arrays(model: LandmarkModel, parts: tuple[PartFit, ...]):
+    """Landmarks and parameters of the 28-point eye part models, in model order."""
+    eyes = [fit for part, fit in zip(model.parts, parts) if part in model.eye_parts]
+    if not eyes:
+        return np.zeros((0, 2), _F32), np.zeros((0, 6), _F32), np.zeros((0, 0), _F32)
+    return (
+        np.concatenate([fit.landmarks for fit in eyes]),
+        np.stack([fit.params_global for fit in eyes]),
+        np.stack([fit.params_local for fit in eyes]),
+    )
