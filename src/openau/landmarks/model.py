@@ -133,10 +133,10 @@ class ExpertView:
         Indices of the visible landmarks.
     patch_shape : (h, w)
         Support of each expert, pixels of the reference frame.
-    weights : (v, k, h * w) float32 ndarray
+    weights : (v, h * w, k) float32 ndarray
         Neuron weights times their norm weights, patch pixels row-major.
     biases : (v, k) float32 ndarray
-    alphas2 : (v, k) float64 ndarray
+    alphas2 : (v, k) float32 ndarray
         ``2 alpha`` of each neuron, 0 for neurons OpenFace skips (alpha <= 1e-4).
     confidences : (n,) float32 ndarray
         Expert reliabilities (0 where invisible).
@@ -251,9 +251,9 @@ def _prepare_view(view: CCNFView, components: CCNFPatchExperts) -> ExpertView:
     _, k, h, w = view.weights.shape
     weights = view.weights[index].reshape(len(index), k, h * w)
     norm = view.norm_weights[index].astype(_F32)
-    folded = np.ascontiguousarray(weights * norm[:, :, None], dtype=_F32)
+    folded = np.ascontiguousarray((weights * norm[:, :, None]).transpose(0, 2, 1), dtype=_F32)
     alphas = view.alphas[index]
-    alphas2 = np.where(alphas > _MIN_ALPHA, 2.0 * alphas, 0.0)
+    alphas2 = np.where(alphas > _MIN_ALPHA, 2.0 * alphas, 0.0).astype(_F32)
     # OpenFace accumulates the alphas (double) into a float, one at a time.
     sum_alphas = np.zeros(len(index), _F32)
     for j in range(k):

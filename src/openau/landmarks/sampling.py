@@ -1,33 +1,25 @@
 """Bilinear image sampling exactly as OpenCV 4 (the version OpenFace 2.2 runs on) does it.
 
 OpenFace samples the image twice in landmark fitting: ``cv::warpAffine`` cuts
-the patch-expert search areas out of the image, and ``cv::remap`` warps the face
-for the detection validator. OpenCV does not interpolate at the exact source
-position: it quantises each position to 1/32 pixel (``INTER_BITS = 5``) and
-reads the bilinear weights from a table; ``warpAffine`` additionally computes
-positions in 10-bit fixed point. A patch response moves measurably when a
-sample moves by 1/64 pixel, so we reproduce the quantisation rather than
-interpolate exactly. Newer OpenCV releases changed these routines, so we do not
-call them.
-
-Both functions return float32 images with pixels outside the source set to 0
-(``BORDER_CONSTANT``), as the calls in OpenFace do.
+the patch-expert search areas out of the image (reproduced in
+:mod:`openau.landmarks._response_kernel`), and ``cv::remap`` warps the face for
+the detection validator (here). OpenCV does not interpolate at the exact
+source position: it quantises each position to 1/32 pixel (``INTER_BITS = 5``)
+and reads the bilinear weights from a table. A response moves measurably when
+a sample moves by 1/64 pixel, so we reproduce the quantisation rather than
+interpolate exactly, and do not depend on the installed OpenCV's routines.
+Pixels outside the source read as 0 (``BORDER_CONSTANT``), as in OpenFace.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["warp_affine", "remap"]
+__all__ = ["remap"]
 
 # OpenCV's interpolation quantisation: positions in 1/32 pixel.
 INTER_BITS = 5
 INTER_TAB_SIZE = 1 << INTER_BITS
-# warpAffine's fixed-point precision for the affine map (AB_BITS = 10).
-_AB_BITS = 10
-_AB_SCALE = 1 << _AB_BITS
-# Added before the shift so the 1/32 quantisation rounds to nearest.
-_ROUND_DELTA = _AB_SCALE // INTER_TAB_SIZE // 2
 
 _F32 = np.float32
 # Bilinear weights per 1/32 fraction, as OpenCV's float table holds them.
@@ -64,41 +56,6 @@ def _bilinear(image: np.ndarray, ix, iy, fx, fy) -> np.ndarray:
     wy0 = _ONE_MINUS[fy]
     # Same products and summation order as OpenCV (float, left to right).
     return v00 * (wy0 * wx0) + v01 * (wy0 * wx1) + v10 * (wy1 * wx0) + v11 * (wy1 * wx1)
-
-
-def warp_affine(image: np.ndarray, matrices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Sample many affine patches of one image (``cv::warpAffine`` with ``WARP_INVERSE_MAP``).
-
-    Output pixel ``(x, y)`` of patch ``k`` is the image at
-    ``matrices[k] @ (x, y, 1)``, bilinearly interpolated.
-
-    Parameters
-    ----------
-    image : (H, W) float32 ndarray
-    matrices : (k, 2, 3) array_like
-        Destination-to-source affine maps, pixels. OpenCV takes them in double.
-    size : (height, width)
-        Output patch size.
-
-    Returns
-    -------
-    (k, height, width) float32 ndarray
-    """
-    mat = np.asarray(matrices, dtype=np.float64).reshape(-1, 2, 3)
-    out_h, out_w = size
-    xs = np.arange(out_w, dtype=np.float64)
-    ys = np.arange(out_h, dtype=np.float64)
-    # Per column: rint(M[0] * x * 2^10); per row: rint((M[1] * y + M[2]) * 2^10) + delta.
-    adelta = np.rint(mat[:, 0, 0, None] * xs * _AB_SCALE).astype(np.int64)
-    bdelta = np.rint(mat[:, 1, 0, None] * xs * _AB_SCALE).astype(np.int64)
-    x0 = np.rint((mat[:, 0, 1, None] * ys + mat[:, 0, 2, None]) * _AB_SCALE).astype(np.int64)
-    y0 = np.rint((mat[:, 1, 1, None] * ys + mat[:, 1, 2, None]) * _AB_SCALE).astype(np.int64)
-    shift = _AB_BITS - INTER_BITS
-    sx = (x0[:, :, None] + _ROUND_DELTA + adelta[:, None, :]) >> shift
-    sy = (y0[:, :, None] + _ROUND_DELTA + bdelta[:, None, :]) >> shift
-    mask = INTER_TAB_SIZE - 1
-    image = np.ascontiguousarray(image, dtype=_F32)
-    return _bilinear(image, sx >> INTER_BITS, sy >> INTER_BITS, sx & mask, sy & mask)
 
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:

@@ -98,11 +98,14 @@ def _normalised_input(warped: np.ndarray, view: ValidatorView) -> np.ndarray:
 
 
 def _convolve(maps: np.ndarray, layer: ValidatorLayer) -> np.ndarray:
+    """Correlate every input map with its kernels and add the biases (im2col + matmul)."""
     kernels = layer.weights  # (out, in, kh, kw)
-    kh, kw = kernels.shape[2:]
+    n_out, n_in, kh, kw = kernels.shape
     windows = sliding_window_view(maps, (kh, kw), axis=(1, 2))  # (in, oh, ow, kh, kw)
-    out = np.tensordot(kernels, windows, axes=([1, 2, 3], [0, 3, 4]))
-    return (out + layer.biases[:, None, None]).astype(_F32)
+    _, oh, ow, _, _ = windows.shape
+    cols = np.ascontiguousarray(windows.transpose(0, 3, 4, 1, 2)).reshape(n_in * kh * kw, -1)
+    out = kernels.reshape(n_out, -1) @ cols + layer.biases[:, None]
+    return out.reshape(n_out, oh, ow)
 
 
 def _max_pool(maps: np.ndarray) -> np.ndarray:
@@ -114,7 +117,12 @@ def _max_pool(maps: np.ndarray) -> np.ndarray:
     padded = np.full((n_in, out_h * _POOL, out_w * _POOL), -np.inf, _F32)
     hh, ww = min(h, out_h * _POOL), min(w, out_w * _POOL)
     padded[:, :hh, :ww] = maps[:, :hh, :ww]
-    return padded.reshape(n_in, out_h, _POOL, out_w, _POOL).max(axis=(2, 4))
+    result = padded[:, ::_POOL, ::_POOL]
+    for dy in range(_POOL):
+        for dx in range(_POOL):
+            if dy or dx:
+                result = np.maximum(result, padded[:, dy::_POOL, dx::_POOL])
+    return result
 
 
 def cnn_score(image: np.ndarray, view: ValidatorView) -> float:

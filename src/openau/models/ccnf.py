@@ -166,7 +166,9 @@ def _read_view(reader: BinaryReader, centre, visible, n_betas):
         start = reader.pos
         marker = reader.i32()
         if marker != _EXPERT_MARKER:
-            raise reader.error(f"expected patch expert marker {_EXPERT_MARKER}, found {marker}")
+            raise reader.error(
+                f"expected patch expert marker {_EXPERT_MARKER}, found {marker}", start
+            )
         width, height = reader.i32(), reader.i32()
         n_neurons = _count(reader, "neuron count")
         if n_neurons == 0:
