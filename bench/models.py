@@ -28,6 +28,7 @@ from openau.models import (
     load_manifest,
     read_ccnf_patch_experts,
     read_clnf_description,
+    read_cnn,
     read_detection_validator,
     read_face_detector_conversion,
     read_main_description,
@@ -51,6 +52,7 @@ READERS: list[tuple[str, Reader]] = [
     ("model/haarAlign.txt", read_face_detector_conversion),
     ("*ccnf_patches_*.txt", read_ccnf_patch_experts),
     ("model/detection_validation/validator_cnn.txt", read_detection_validator),
+    ("model/mtcnn_detector/*.dat", read_cnn),
 ]
 
 

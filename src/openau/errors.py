@@ -18,6 +18,8 @@ __all__ = [
     "LicenseNotAcceptedError",
     "InputError",
     "InputNotFoundError",
+    "OpenAUWarning",
+    "DeviceFallbackWarning",
 ]
 
 
@@ -67,3 +69,11 @@ class InputError(OpenAUError, ValueError):
 
 class InputNotFoundError(OpenAUError, FileNotFoundError):
     """An input path does not exist."""
+
+
+class OpenAUWarning(UserWarning):
+    """Base class of every warning openau issues."""
+
+
+class DeviceFallbackWarning(OpenAUWarning, RuntimeWarning):
+    """A requested accelerator is not installed or failed to start; the CPU is used instead."""

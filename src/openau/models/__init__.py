@@ -28,6 +28,7 @@ from openau.models.description import (
     read_main_description,
 )
 from openau.models.manifest import Manifest, ManifestEntry, load_manifest
+from openau.models.mtcnn import CNNModel, MTCNNModel, find_mtcnn_dir, read_cnn, read_mtcnn
 from openau.models.pdm import PDMModel, read_pdm
 from openau.models.store import ModelStore, locate_models, resolve_models
 from openau.models.triangulation import read_triangulation, read_triangulations
@@ -68,6 +69,12 @@ __all__ = [
     "read_ccnf_patch_experts",
     "DetectionValidator",
     "read_detection_validator",
+    # MTCNN face detector networks
+    "CNNModel",
+    "MTCNNModel",
+    "find_mtcnn_dir",
+    "read_cnn",
+    "read_mtcnn",
 ]
 
 _LAZY = {"DownloadProgress", "DownloadResult", "download_models"}
