@@ -16,7 +16,13 @@ import numpy as np
 
 from openau.landmarks.detection import detect_from_box, initial_parts
 from openau.landmarks.model import LandmarkModel, load_landmark_model
-from openau.landmarks.tracker import Detector, LandmarkResult, _eye_arrays, gray_frame
+from openau.landmarks.tracker import (
+    Detector,
+    LandmarkResult,
+    _eye_arrays,
+    as_detector,
+    gray_frame,
+)
 
 __all__ = ["detect_image_landmarks"]
 
@@ -33,9 +39,9 @@ def detect_image_landmarks(
     image_bgr : (H, W, 3) uint8 ndarray
     models_root : path-like or LandmarkModel
         OpenFace's model folder, or a loaded model (to avoid reloading it per image).
-    detector : callable
+    detector : callable or MTCNNDetector
         ``detector(image_bgr) -> [(box, confidence), ...]``, OpenFace's corrected
-        MTCNN boxes ``(x, y, w, h)``.
+        MTCNN boxes ``(x, y, w, h)``, or an :class:`~openau.detect.MTCNNDetector`.
 
     Returns
     -------
@@ -48,7 +54,7 @@ def detect_image_landmarks(
     )
     gray = gray_frame(image_bgr)
     results = []
-    for box, _ in detector(image_bgr):
+    for box, _ in as_detector(detector)(image_bgr):
         det = detect_from_box(model, gray, np.asarray(box, np.float32), initial_parts(model))
         eye_landmarks, eye_global, eye_local = _eye_arrays(model, det.parts)
         results.append(

@@ -40,7 +40,7 @@ from openau.landmarks.detection import (
 )
 from openau.landmarks.model import LandmarkModel, load_landmark_model
 
-__all__ = ["Detector", "LandmarkResult", "FaceTracker", "gray_frame"]
+__all__ = ["Detector", "LandmarkResult", "FaceTracker", "as_detector", "gray_frame"]
 
 _F32 = np.float32
 
@@ -117,6 +117,28 @@ def gray_frame(image_bgr: np.ndarray) -> np.ndarray:
     raise InputError(f"expected 3 colour channels (BGR), got {image.shape[2]}")
 
 
+def as_detector(detector) -> Detector:
+    """Accept a :data:`Detector` callable or an :class:`~openau.detect.MTCNNDetector`.
+
+    An object with a ``detect(image) -> FaceBoxes`` method is wrapped so that it
+    yields its corrected boxes (the ones OpenFace starts CLNF from) with their
+    confidences, in the detector's order.
+    """
+    detect = getattr(detector, "detect", None)
+    if detect is None:
+        if not callable(detector):
+            raise InputError(
+                f"detector must be callable or have a detect() method, got {type(detector).__name__}"
+            )
+        return detector
+
+    def boxes(image_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        faces = detect(image_bgr)
+        return [(box, float(c)) for box, c in zip(faces.corrected, faces.confidences)]
+
+    return boxes
+
+
 def _widest(detections: Sequence[tuple[np.ndarray, float]]) -> np.ndarray | None:
     """The widest box (the first of equals), as OpenFace's single-face MTCNN pick."""
     best = None
@@ -160,9 +182,10 @@ class FaceTracker:
     models_root : path-like or LandmarkModel
         OpenFace's model store (or its ``model/`` folder), or a model loaded
         with :func:`~openau.landmarks.load_landmark_model` to share between trackers.
-    detector : callable
+    detector : callable or MTCNNDetector
         ``detector(image_bgr) -> [(box, confidence), ...]`` with OpenFace's
-        corrected MTCNN boxes ``(x, y, w, h)``.
+        corrected MTCNN boxes ``(x, y, w, h)``, or an
+        :class:`~openau.detect.MTCNNDetector` (its ``detect`` is used).
 
     Notes
     -----
@@ -175,7 +198,7 @@ class FaceTracker:
             self.model = models_root
         else:
             self.model = load_landmark_model(models_root)
-        self.detector = detector
+        self.detector = as_detector(detector)
         self.reset()
 
     def reset(self) -> None:
