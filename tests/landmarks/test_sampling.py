@@ -1,4 +1,4 @@
-"""OpenCV-exact bilinear sampling: remap (validator) and the patch warp (responses).
+"""OpenCV-exact bilinear sampling kernels (patch warp and validator remap).
 
 The installed OpenCV (4.x) quantises sample positions like the OpenCV 4.6 that
 OpenFace ran on; only the float rounding of the weighted sum may differ, by
@@ -12,8 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from openau.landmarks import _response_kernel
-from openau.landmarks.sampling import remap
+from openau.landmarks import _sampling
 
 TOLERANCE = 1e-3  # grey levels, see the module docstring
 
@@ -29,16 +28,19 @@ def test_remap_matches_opencv():
     map_x = rng.uniform(-3, 63, (40, 40)).astype(np.float32)
     map_y = rng.uniform(-3, 53, (40, 40)).astype(np.float32)
     expected = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR)
-    np.testing.assert_allclose(remap(image, map_x, map_y), expected, atol=TOLERANCE, rtol=0)
+    out = np.empty_like(map_x)
+    _sampling.remap(image, map_x, map_y, out)
+    np.testing.assert_allclose(out, expected, atol=TOLERANCE, rtol=0)
 
 
 def test_remap_outside_is_zero():
     image = np.full((10, 10), 7.0, np.float32)
-    out = remap(image, np.full((2, 2), -5.0, np.float32), np.full((2, 2), 3.0, np.float32))
+    out = np.ones((2, 2), np.float32)
+    _sampling.remap(image, np.full((2, 2), -5.0, np.float32), np.full((2, 2), 3.0, np.float32), out)
     assert not np.any(out)
 
 
-def test_patch_warp_matches_opencv_warp_affine():
+def test_warp_affine_matches_opencv():
     rng = np.random.default_rng(2)
     image = _image(rng)
     area = np.empty((21, 21), np.float32)
@@ -51,5 +53,5 @@ def test_patch_warp_matches_opencv_warp_affine():
         expected = cv2.warpAffine(
             image, mat, (21, 21), flags=cv2.WARP_INVERSE_MAP + cv2.INTER_LINEAR
         )
-        _response_kernel._warp_area(image, mat.astype(np.float64), 21, area)
+        _sampling.warp_affine(image, mat.astype(np.float64), area)
         np.testing.assert_allclose(area, expected, atol=TOLERANCE, rtol=0)

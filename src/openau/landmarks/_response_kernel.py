@@ -1,11 +1,12 @@
-"""Numba kernel of the CCNF neuron layer for every landmark's search area.
+"""Numba kernel of the CCNF patch responses of every landmark's search area.
 
 Loaded on first use by :mod:`openau.landmarks.responses`. For each landmark it
 samples the search area from the image exactly as OpenCV's ``warpAffine``
 (10-bit fixed-point positions, 1/32-pixel bilinear weights, zero border; see
-:mod:`openau.landmarks.sampling`), then for every search offset normalises the
-sub-patch (mean 0, norm 1) and sums the neurons' scaled sigmoids. One landmark's
-im2col matrix lives in cache at a time.
+:mod:`openau.landmarks._sampling`), then for every search offset normalises the
+sub-patch (mean 0, norm 1), sums the neurons' scaled sigmoids and smooths the
+map with the CCNF covariance. One landmark's im2col matrix lives in cache at a
+time.
 """
 
 from __future__ import annotations
@@ -15,55 +16,25 @@ import math
 import numpy as np
 from numba import njit
 
-_AB_SCALE = 1024.0  # warpAffine's 10-bit fixed point
-_SHIFT = 5  # AB_BITS - INTER_BITS
-_INTER_BITS = 5
-_TAB = 32
-_ROUND_DELTA = 16
+from openau.landmarks._sampling import warp_affine
+
+
+@njit(cache=True, fastmath={"contract"})
+def _smooth(sigma_t, summed, resp):
+    """``resp = Sigma @ summed``, each output a running fused multiply-add over
+    the inputs in order (as OpenFace's BLAS kernel accumulates it)."""
+    resp[:] = 0
+    for q in range(summed.shape[0]):
+        v = summed[q]
+        for o in range(resp.shape[0]):
+            resp[o] += sigma_t[q, o] * v
 
 
 @njit(cache=True)
-def _warp_area(image, mat, side, area):
-    """One ``cv::warpAffine`` (WARP_INVERSE_MAP, INTER_LINEAR, zero border) of a float image."""
-    height, width = image.shape
-    adelta = np.empty(side, np.int64)
-    bdelta = np.empty(side, np.int64)
-    for x in range(side):
-        adelta[x] = np.int64(np.rint(mat[0, 0] * x * _AB_SCALE))
-        bdelta[x] = np.int64(np.rint(mat[1, 0] * x * _AB_SCALE))
-    inv = np.float32(1.0 / _TAB)
-    for y in range(side):
-        x0 = np.int64(np.rint((mat[0, 1] * y + mat[0, 2]) * _AB_SCALE)) + _ROUND_DELTA
-        y0 = np.int64(np.rint((mat[1, 1] * y + mat[1, 2]) * _AB_SCALE)) + _ROUND_DELTA
-        for x in range(side):
-            sx = (x0 + adelta[x]) >> _SHIFT
-            sy = (y0 + bdelta[x]) >> _SHIFT
-            ix = sx >> _INTER_BITS
-            iy = sy >> _INTER_BITS
-            fx = np.float32(sx & (_TAB - 1)) * inv
-            fy = np.float32(sy & (_TAB - 1)) * inv
-            gx = np.float32(1) - fx
-            gy = np.float32(1) - fy
-            v00 = np.float32(0)
-            v01 = np.float32(0)
-            v10 = np.float32(0)
-            v11 = np.float32(0)
-            if 0 <= iy < height:
-                if 0 <= ix < width:
-                    v00 = image[iy, ix]
-                if 0 <= ix + 1 < width:
-                    v01 = image[iy, ix + 1]
-            if 0 <= iy + 1 < height:
-                if 0 <= ix < width:
-                    v10 = image[iy + 1, ix]
-                if 0 <= ix + 1 < width:
-                    v11 = image[iy + 1, ix + 1]
-            area[y, x] = v00 * (gy * gx) + v01 * (gy * fx) + v10 * (fy * gx) + v11 * (fy * fx)
-
-
-@njit(cache=True)
-def neuron_maps(image, mats, side, patch_h, patch_w, window, weights, biases, alphas2, out):
-    """Summed neuron outputs of every landmark at every search offset.
+def ccnf_responses(
+    image, mats, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
+):
+    """CCNF response maps of every landmark at every search offset.
 
     Parameters
     ----------
@@ -79,8 +50,11 @@ def neuron_maps(image, mats, side, patch_h, patch_w, window, weights, biases, al
     biases : (v, k) float32
     alphas2 : (v, k) float32
         ``2 alpha``; 0 for skipped neurons.
+    sigmas_t : (v, window^2, window^2) float32
+        Transposed CCNF covariances.
     out : (v, window * window) float32
-        Filled with the sums, offsets row-major (y, then x).
+        Filled with the responses ``Sigma @ sum``, shifted to be non-negative,
+        offsets row-major (y, then x).
 
     Notes
     -----
@@ -96,9 +70,10 @@ def neuron_maps(image, mats, side, patch_h, patch_w, window, weights, biases, al
     mean = np.empty(n_off, np.float32)
     scale = np.empty(n_off, np.float32)
     pre = np.empty((n_neurons, n_off), np.float32)
+    summed = np.empty(n_off, np.float32)
     count = np.float32(size)
     for i in range(n_points):
-        _warp_area(image, mats[i], side, area)
+        warp_affine(image, mats[i], area)
         # im2col, summing each column (sub-patch) on the way.
         mean[:] = 0
         p = 0
@@ -141,4 +116,11 @@ def neuron_maps(image, mats, side, patch_h, patch_w, window, weights, biases, al
                     continue
                 x = pre[k, o] * scale[o] + biases[i, k]
                 acc += alpha2 / (np.float32(1) + np.exp(-x))
-            out[i, o] = acc
+            summed[o] = acc
+        # Spatial smoothing by the edge potentials, then no negative values.
+        resp = out[i]
+        _smooth(sigmas_t[i], summed, resp)
+        low = resp.min()
+        if low < 0:
+            for o in range(n_off):
+                resp[o] -= low

@@ -177,6 +177,16 @@ class ExpertView:
                 self._sigmas[window] = cached
         return cached
 
+    def sigma_t(self, window: int) -> np.ndarray:
+        """:meth:`sigma` transposed (contiguous), as the response kernel reads it."""
+        key = -window
+        cached = self._sigmas.get(key)
+        if cached is None:
+            cached = np.ascontiguousarray(self.sigma(window).transpose(0, 2, 1))
+            cached.setflags(write=False)
+            self._sigmas[key] = cached
+        return cached
+
     def _compute_sigma(self, window: int) -> np.ndarray:
         size = window * window
         comps = self._components.components_for(window)

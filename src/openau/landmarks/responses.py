@@ -145,8 +145,8 @@ def patch_responses(
     h, w = expert.patch_shape
     side = window + max(h, w) - 1
     mats = _area_maps(landmarks[index], ref_to_img, side)
-    summed = np.empty((index.size, window * window), _F32)
-    _response_kernel.neuron_maps(
+    maps = np.empty((index.size, window * window), _F32)
+    _response_kernel.ccnf_responses(
         np.ascontiguousarray(image, dtype=_F32),
         mats,
         side,
@@ -156,11 +156,8 @@ def patch_responses(
         expert.weights,
         expert.biases,
         expert.alphas2,
-        summed,
+        expert.sigma_t(window),
+        maps,
     )
-    sigma = expert.sigma(window)
-    smoothed = np.matmul(sigma, summed[:, :, None])[:, :, 0]
-    low = smoothed.min(axis=1)
-    smoothed -= np.minimum(low, _F32(0))[:, None]
-    out[index] = smoothed.reshape(-1, window, window)
+    out[index] = maps.reshape(-1, window, window)
     return out

@@ -11,10 +11,11 @@ of 30 values (0.0167, 0.05, ..., 0.9833).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from openau.landmarks.sampling import remap
 from openau.models.validator import (
     DetectionValidator,
     LayerKind,
@@ -36,8 +37,14 @@ _POOL = 2
 
 def validator_view(validator: DetectionValidator, orientation: np.ndarray) -> int:
     """The view nearest a head orientation (Euclidean distance of Euler angles)."""
-    diff = validator.orientations - np.asarray(orientation, np.float64)
-    return int(np.argmin(np.sqrt(np.sum(diff * diff, axis=1))))
+    rx, ry, rz = (float(v) for v in orientation)
+    best, best_distance = 0, math.inf
+    for index, view in enumerate(validator.views):
+        ox, oy, oz = view.orientation
+        distance = math.sqrt((rx - ox) ** 2 + (ry - oy) ** 2 + (rz - oz) ** 2)
+        if distance < best_distance:
+            best, best_distance = index, distance
+    return best
 
 
 def paw_warp(image: np.ndarray, landmarks: np.ndarray, warp: PiecewiseAffineWarp) -> np.ndarray:
@@ -53,32 +60,24 @@ def paw_warp(image: np.ndarray, landmarks: np.ndarray, warp: PiecewiseAffineWarp
     Returns
     -------
     (h, w) float32 ndarray
-        The warped face; pixels outside the mask are not meaningful.
+        The warped face, 0 outside the mask.
     """
-    tri = warp.triangles
-    src = np.asarray(landmarks, _F32)
-    c1 = src[tri[:, 0], 0]
-    c2 = src[tri[:, 1], 0] - c1
-    c3 = src[tri[:, 2], 0] - c1
-    c4 = src[tri[:, 0], 1]
-    c5 = src[tri[:, 1], 1] - c4
-    c6 = src[tri[:, 2], 1] - c4
-    al, be = warp.alpha, warp.beta
-    # Per triangle: source = coeff0 + coeff1 * x + coeff2 * y (destination x, y).
-    cx = np.stack([c1 + c2 * al[:, 0] + c3 * be[:, 0], c2 * al[:, 1] + c3 * be[:, 1],
-                   c2 * al[:, 2] + c3 * be[:, 2]], axis=1)
-    cy = np.stack([c4 + c5 * al[:, 0] + c6 * be[:, 0], c5 * al[:, 1] + c6 * be[:, 1],
-                   c5 * al[:, 2] + c6 * be[:, 2]], axis=1)
-    h, w = warp.mask.shape
-    xi = np.arange(w, dtype=_F32) + _F32(warp.min_x)
-    yi = np.arange(h, dtype=_F32) + _F32(warp.min_y)
-    ids = np.where(warp.mask, warp.triangle_id, 0)
-    kx, ky = cx[ids], cy[ids]
-    map_x = (kx[..., 0] + kx[..., 1] * xi[None, :]) + kx[..., 2] * yi[:, None]
-    map_y = (ky[..., 0] + ky[..., 1] * xi[None, :]) + ky[..., 2] * yi[:, None]
-    map_x = np.where(warp.mask, map_x, _F32(-1))
-    map_y = np.where(warp.mask, map_y, _F32(-1))
-    return remap(image, map_x, map_y)
+    from openau.landmarks import _sampling  # numba: compiled on first use
+
+    out = np.empty(warp.mask.shape, _F32)
+    _sampling.piecewise_affine_warp(
+        np.ascontiguousarray(image, dtype=_F32),
+        np.ascontiguousarray(landmarks, dtype=_F32),
+        warp.triangles,
+        warp.triangle_id,
+        warp.mask,
+        warp.alpha,
+        warp.beta,
+        _F32(warp.min_x),
+        _F32(warp.min_y),
+        out,
+    )
+    return out
 
 
 def _normalised_input(warped: np.ndarray, view: ValidatorView) -> np.ndarray:
