@@ -30,13 +30,13 @@ if "--all-cores" not in sys.argv:
     for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_name, "1")
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import resource
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 CLIPS = {
     "single_face": "single_face.mp4",
@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
     from openau.landmarks import FaceTracker, load_landmark_model
     from openau.models import resolve_models

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ def landmark_model(models_dir):
 class Gold:
     """Reads OpenFace's reference outputs for the landmark tests."""
 
-    MEDIA = {
+    MEDIA: ClassVar[dict[str, str]] = {
         "single_face": "single_face.mp4",
         "video01": "video01.mp4",
         "of_default": "of_default.wmv",

@@ -86,9 +86,7 @@ def test_face_too_small_fails(landmark_model, gold):
     gray = cv2.cvtColor(gold.frame0("single_face"), cv2.COLOR_BGR2GRAY)
     main = landmark_model.main
     glob = np.array([0.2, 0, 0, 0, 300, 180], np.float32)
-    result = fit_clnf(
-        gray.astype(np.float32), main, glob, np.zeros(34, np.float32), (11, 9, 7)
-    )
+    result = fit_clnf(gray.astype(np.float32), main, glob, np.zeros(34, np.float32), (11, 9, 7))
     assert not result.success and result.params_global[0] < 0.25
     det = detect_landmarks(
         landmark_model, gray, glob, np.zeros(34, np.float32), (11, 9, 7),

@@ -26,7 +26,9 @@ def _oracle(gray, landmarks, ref_to_img, scale_experts, view, window):
             ],
             np.float32,
         )
-        area = cv2.warpAffine(gray, mat, (side, side), flags=cv2.WARP_INVERSE_MAP + cv2.INTER_LINEAR)
+        area = cv2.warpAffine(
+            gray, mat, (side, side), flags=cv2.WARP_INVERSE_MAP + cv2.INTER_LINEAR
+        )
         patches = sliding_window_view(area.astype(np.float64), (11, 11)).reshape(-1, 121)
         patches = patches - patches.mean(axis=1, keepdims=True)
         norm = np.linalg.norm(patches, axis=1, keepdims=True)
@@ -50,7 +52,9 @@ def test_responses_match_direct_evaluation(landmark_model, gold):
             main.pdm, fit.params_global, fit.params_local, experts.scale
         )
         view = view_index(experts.view_centres, fit.params_global)
-        ours = patch_responses(gray.astype(np.float32), landmarks, ref_to_img, experts, view, window)
+        ours = patch_responses(
+            gray.astype(np.float32), landmarks, ref_to_img, experts, view, window
+        )
         expected = _oracle(gray.astype(np.float32), landmarks, ref_to_img, experts, view, window)
         assert ours.shape == (68, window, window) and ours.dtype == np.float32
         assert np.all(ours >= 0)

@@ -131,10 +131,12 @@ def _matrix_to_euler(r):
     t1 = np.float32(2) * (q0 * q2 + q1 * q3)
     t1 = min(max(t1, np.float32(-1)), np.float32(1))
     yaw = np.float32(math.asin(t1))
-    pitch = np.float32(math.atan2(np.float32(2) * (q0 * q1 - q2 * q3),
-                                  q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3))
-    roll = np.float32(math.atan2(np.float32(2) * (q0 * q3 - q1 * q2),
-                                 q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3))
+    pitch = np.float32(
+        math.atan2(np.float32(2) * (q0 * q1 - q2 * q3), q0 * q0 - q1 * q1 - q2 * q2 + q3 * q3)
+    )
+    roll = np.float32(
+        math.atan2(np.float32(2) * (q0 * q3 - q1 * q2), q0 * q0 + q1 * q1 - q2 * q2 - q3 * q3)
+    )
     return pitch, yaw, roll
 
 
@@ -238,10 +240,8 @@ def _mean_shift(responses, dx_in, dy_in, visible, table, stride, out):
             dx = np.float32(0)
         if dy < 0:
             dy = np.float32(0)
-        if dx > upper:
-            dx = upper
-        if dy > upper:
-            dy = upper
+        dx = min(dx, upper)
+        dy = min(dy, upper)
         row = int(np.float64(dx / step) + 0.5)
         col = int(np.float64(dy / step) + 0.5)
         kde = table[row * stride + col]
@@ -395,8 +395,9 @@ def nu_rlms(
                 jt[5, col] = np.float32(0) if c == 0 else np.float32(1)
                 if not rigid:
                     for k in range(m):
-                        jt[6 + k, col] = s * (r1 * comps[i, 0, k] + r2 * comps[i, 1, k]
-                                              + r3 * comps[i, 2, k])
+                        jt[6 + k, col] = s * (
+                            r1 * comps[i, 0, k] + r2 * comps[i, 1, k] + r3 * comps[i, 2, k]
+                        )
         for k in range(p):
             for col in range(2 * n):
                 jwt[k, col] = jt[k, col] * wcol[col]

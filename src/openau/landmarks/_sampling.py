@@ -66,16 +66,47 @@ def warp_affine(image, mat, out):
         Filled.
     """
     out_h, out_w = out.shape
+    height, width = image.shape
     adelta = np.empty(out_w, np.int64)
     bdelta = np.empty(out_w, np.int64)
     for x in range(out_w):
         adelta[x] = np.int64(np.rint(mat[0, 0] * x * _AB_SCALE))
         bdelta[x] = np.int64(np.rint(mat[1, 0] * x * _AB_SCALE))
+    sx = np.empty((out_h, out_w), np.int64)
+    sy = np.empty((out_h, out_w), np.int64)
     for y in range(out_h):
         x0 = np.int64(np.rint((mat[0, 1] * y + mat[0, 2]) * _AB_SCALE)) + _ROUND_DELTA
         y0 = np.int64(np.rint((mat[1, 1] * y + mat[1, 2]) * _AB_SCALE)) + _ROUND_DELTA
         for x in range(out_w):
-            out[y, x] = _bilinear(image, (x0 + adelta[x]) >> _SHIFT, (y0 + bdelta[x]) >> _SHIFT)
+            sx[y, x] = (x0 + adelta[x]) >> _SHIFT
+            sy[y, x] = (y0 + bdelta[x]) >> _SHIFT
+    # Usually the whole area lies inside the image: then skip the border tests.
+    lo_x = sx.min() >> INTER_BITS
+    hi_x = sx.max() >> INTER_BITS
+    lo_y = sy.min() >> INTER_BITS
+    hi_y = sy.max() >> INTER_BITS
+    if lo_x < 0 or lo_y < 0 or hi_x + 1 >= width or hi_y + 1 >= height:
+        for y in range(out_h):
+            for x in range(out_w):
+                out[y, x] = _bilinear(image, sx[y, x], sy[y, x])
+        return
+    inv = np.float32(1.0 / INTER_TAB_SIZE)
+    for y in range(out_h):
+        for x in range(out_w):
+            px = sx[y, x]
+            py = sy[y, x]
+            ix = px >> INTER_BITS
+            iy = py >> INTER_BITS
+            fx = np.float32(px & (INTER_TAB_SIZE - 1)) * inv
+            fy = np.float32(py & (INTER_TAB_SIZE - 1)) * inv
+            gx = np.float32(1) - fx
+            gy = np.float32(1) - fy
+            out[y, x] = (
+                image[iy, ix] * (gy * gx)
+                + image[iy, ix + 1] * (gy * fx)
+                + image[iy + 1, ix] * (fy * gx)
+                + image[iy + 1, ix + 1] * (fy * fx)
+            )
 
 
 @njit(cache=True)

@@ -20,11 +20,11 @@ from openau.landmarks.model import LandmarkModel, PartModel
 from openau.landmarks.validation import validate_landmarks
 
 __all__ = [
-    "PartFit",
-    "Detection",
     "ROTATION_HYPOTHESES",
-    "detect_landmarks",
+    "Detection",
+    "PartFit",
     "detect_from_box",
+    "detect_landmarks",
     "initial_parts",
 ]
 

@@ -33,11 +33,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from openau.geometry import N_GLOBAL, clamp_local, jacobian, project, update_params
 from openau.landmarks.model import CLNFModel, ExpertView, FitSettings
 from openau.landmarks.responses import patch_responses, reference_transforms, view_index
 
-__all__ = ["FitResult", "kde_table", "nu_rlms", "fit_clnf"]
+__all__ = ["FitResult", "fit_clnf", "kde_table", "nu_rlms"]
 
 _F32 = np.float32
 #: Grid step (reference-frame pixels) of OpenFace's precomputed mean-shift kernels.
@@ -108,7 +107,7 @@ def kde_table(window: int, a: float) -> np.ndarray:
 def _grid_rows(window: int) -> int:
     """How many grid positions OpenFace tabulates per axis (``x < window / 0.1f``)."""
     limit = _F32(window) / KDE_STEP
-    return int(math.ceil(float(limit)))
+    return math.ceil(float(limit))
 
 
 def _grid_stride(window: int) -> int:
@@ -173,11 +172,21 @@ def nu_rlms(
         pdm.mean_shape,
         pdm.components,
         pdm.eigenvalues,
-        np.asarray(params_global, _F32), np.asarray(params_local, _F32),
-        responses, np.ascontiguousarray(base_shape, _F32),
-        img_to_ref.astype(np.float64), ref_to_img.astype(np.float64),
-        expert.visible, weights.astype(_F32), table, _grid_stride(window), rigid,
-        _F32(reg_factor), _F32(sigma), iterations, compute_likelihood,
+        np.asarray(params_global, _F32),
+        np.asarray(params_local, _F32),
+        responses,
+        np.ascontiguousarray(base_shape, _F32),
+        img_to_ref.astype(np.float64),
+        ref_to_img.astype(np.float64),
+        expert.visible,
+        weights.astype(_F32),
+        table,
+        _grid_stride(window),
+        rigid,
+        _F32(reg_factor),
+        _F32(sigma),
+        iterations,
+        compute_likelihood,
     )
     return glob, local, float(lhood)
 
@@ -238,17 +247,17 @@ def fit_clnf(
         capped = model.scales[min(level, 2)].scale
         reg, sigma, weight = _scale_settings(settings, capped)
         expert = experts.views[view]
-        common = dict(
-            responses=responses,
-            base_shape=landmarks,
-            img_to_ref=img_to_ref,
-            ref_to_img=ref_to_img,
-            expert=expert,
-            reg_factor=reg,
-            sigma=sigma,
-            weight_factor=weight,
-            iterations=settings.iterations,
-        )
+        common = {
+            "responses": responses,
+            "base_shape": landmarks,
+            "img_to_ref": img_to_ref,
+            "ref_to_img": ref_to_img,
+            "expert": expert,
+            "reg_factor": reg,
+            "sigma": sigma,
+            "weight_factor": weight,
+            "iterations": settings.iterations,
+        }
         glob, local, _ = nu_rlms(model, glob, local, rigid=True, **common)
         last = (
             level == n_scales - 1

@@ -49,8 +49,8 @@ def detect_image_landmarks(
         One per detected face, in the detector's order; ``success`` is the
         validator's verdict and ``detected`` is True.
     """
-    model = models_root if isinstance(models_root, LandmarkModel) else load_landmark_model(
-        models_root
+    model = (
+        models_root if isinstance(models_root, LandmarkModel) else load_landmark_model(models_root)
     )
     gray = gray_frame(image_bgr)
     results = []

@@ -30,13 +30,13 @@ from openau.models.store import ModelStore
 from openau.models.validator import DetectionValidator, read_detection_validator
 
 __all__ = [
-    "FitSettings",
-    "ExpertView",
-    "ScaleExperts",
-    "CLNFModel",
-    "PartModel",
-    "LandmarkModel",
     "MAIN_MODEL_FILE",
+    "CLNFModel",
+    "ExpertView",
+    "FitSettings",
+    "LandmarkModel",
+    "PartModel",
+    "ScaleExperts",
     "load_landmark_model",
 ]
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from openau.geometry import project, similarity_transform
-from openau.landmarks.model import ExpertView, ScaleExperts
+from openau.landmarks.model import ScaleExperts
 from openau.models.pdm import PDMModel
 
-__all__ = ["reference_transforms", "view_index", "patch_responses"]
+__all__ = ["patch_responses", "reference_transforms", "view_index"]
 
 _F32 = np.float32
 

@@ -40,7 +40,7 @@ from openau.landmarks.detection import (
 )
 from openau.landmarks.model import LandmarkModel, load_landmark_model
 
-__all__ = ["Detector", "LandmarkResult", "FaceTracker", "as_detector", "gray_frame"]
+__all__ = ["Detector", "FaceTracker", "LandmarkResult", "as_detector", "gray_frame"]
 
 _F32 = np.float32
 
@@ -105,8 +105,7 @@ def gray_frame(image_bgr: np.ndarray) -> np.ndarray:
     image = np.asarray(image_bgr)
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise InputError(
-            f"expected an (H, W, 3) uint8 BGR image, got {image.dtype} array of shape "
-            f"{image.shape}"
+            f"expected an (H, W, 3) uint8 BGR image, got {image.dtype} array of shape {image.shape}"
         )
     if image.ndim == 2:
         return image
@@ -254,8 +253,9 @@ class FaceTracker:
                 if not first_fit and not state.success:
                     # A rejected re-detection: back to this frame's tracked fit
                     # (the validator's verdict on the detection stays).
-                    (state.params_global, state.params_local, state.landmarks,
-                     state.likelihood) = kept
+                    (state.params_global, state.params_local, state.landmarks, state.likelihood) = (
+                        kept
+                    )
                     return self._result(False, True)
                 state.failures = -1
                 return self._result(True, True)

@@ -24,7 +24,7 @@ from openau.models.validator import (
     ValidatorView,
 )
 
-__all__ = ["validator_view", "paw_warp", "cnn_score", "validate_landmarks"]
+__all__ = ["cnn_score", "paw_warp", "validate_landmarks", "validator_view"]
 
 _F32 = np.float32
 #: Extra pixels around the landmarks' box kept for interpolation.

@@ -33,7 +33,7 @@ import numpy as np
 
 from openau.models._reader import BinaryReader
 
-__all__ = ["CCNFView", "CCNFPatchExperts", "read_ccnf_patch_experts"]
+__all__ = ["CCNFPatchExperts", "CCNFView", "read_ccnf_patch_experts"]
 
 # Record markers OpenFace writes before a patch expert and before a neuron.
 _EXPERT_MARKER = 5
@@ -280,9 +280,7 @@ def read_ccnf_patch_experts(path: str | PathLike[str]) -> CCNFPatchExperts:
                     start,
                 )
             comps.append(comp.astype(np.float32))
-        stacked = (
-            np.stack(comps) if comps else np.zeros((0, size * size, size * size), np.float32)
-        )
+        stacked = np.stack(comps) if comps else np.zeros((0, size * size, size * size), np.float32)
         stacked.setflags(write=False)
         windows.append(size)
         components.append(stacked)

@@ -31,11 +31,11 @@ import numpy as np
 from openau.models._reader import BinaryReader
 
 __all__ = [
-    "LayerKind",
-    "ValidatorLayer",
-    "PiecewiseAffineWarp",
-    "ValidatorView",
     "DetectionValidator",
+    "LayerKind",
+    "PiecewiseAffineWarp",
+    "ValidatorLayer",
+    "ValidatorView",
     "read_detection_validator",
 ]
 
