@@ -295,7 +295,7 @@ def _gram(a, b, out):
 
 
 @njit(cache=True)
-def nu_rlms(
+def _pass(
     mean,
     comps,
     eigenvalues,
@@ -315,7 +315,7 @@ def nu_rlms(
     iterations,
     compute_likelihood,
 ):
-    """One NU-RLMS pass; see :func:`openau.landmarks.fitting.nu_rlms`.
+    """One NU-RLMS pass (rigid or not) from ``glob_in``, ``local_in``.
 
     Returns
     -------
@@ -429,3 +429,50 @@ def nu_rlms(
     if compute_likelihood and computed:
         likelihood = _likelihood(responses, dxs, dys, visible, sigma)
     return glob, local, likelihood
+
+
+@njit(cache=True)
+def nu_rlms(
+    mean,
+    comps,
+    eigenvalues,
+    glob,
+    local,
+    responses,
+    base_shape,
+    img_to_ref,
+    ref_to_img,
+    visible,
+    weights,
+    table,
+    stride,
+    reg_factor,
+    sigma,
+    iterations,
+    last_scale,
+    likelihood_below,
+):
+    """NU-RLMS at one scale: a rigid pass, then a pass over all parameters.
+
+    See :func:`openau.landmarks.fitting.nu_rlms` for the arguments. The
+    likelihood is computed (in the second pass) when ``last_scale`` is true
+    or the rigid pass left the scale below ``likelihood_below``, as in
+    OpenFace's ``CLNF::Fit``.
+
+    Returns
+    -------
+    glob : (6,) float32
+    local : (m,) float32
+    likelihood : float32
+        0 when not computed.
+    computed : bool
+    """
+    args = (responses, base_shape, img_to_ref, ref_to_img, visible, weights, table, stride)
+    glob, local, _ = _pass(
+        mean, comps, eigenvalues, glob, local, *args, True, reg_factor, sigma, iterations, False
+    )
+    record = last_scale or glob[0] < likelihood_below
+    glob, local, likelihood = _pass(
+        mean, comps, eigenvalues, glob, local, *args, False, reg_factor, sigma, iterations, record
+    )
+    return glob, local, likelihood, record

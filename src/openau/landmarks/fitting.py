@@ -123,14 +123,16 @@ def nu_rlms(
     img_to_ref: np.ndarray,
     ref_to_img: np.ndarray,
     expert: ExpertView,
-    rigid: bool,
     reg_factor: float,
     sigma: float,
     weight_factor: float,
     iterations: int,
-    compute_likelihood: bool = False,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """One NU-RLMS pass (OpenFace's ``CLNF::NU_RLMS``).
+    last_scale: bool = False,
+) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """NU-RLMS at one scale: OpenFace's rigid then non-rigid ``CLNF::NU_RLMS`` passes.
+
+    Both passes use the same response maps; the rigid pass updates only the
+    6 global parameters, without the prior; the second updates all.
 
     Parameters
     ----------
@@ -143,52 +145,48 @@ def nu_rlms(
     img_to_ref, ref_to_img : (2, 2) float32 ndarray
     expert : ExpertView
         The view the responses came from (visibilities, reliabilities).
-    rigid : bool
-        Update only the 6 global parameters, without the prior.
     reg_factor, sigma, weight_factor : float
         Prior weight, kernel width (reference-frame pixels) and scale of the
         per-landmark reliabilities (0: all landmarks weigh 1).
     iterations : int
-    compute_likelihood : bool
+        Per pass.
+    last_scale : bool
+        This is the last scale fitted: record the likelihood. OpenFace also
+        records it when the rigid pass leaves the face smaller than scale 0.3.
 
     Returns
     -------
     params_global, params_local : float32 ndarrays
-    likelihood : float
-        Mean log kernel-weighted response at the final offsets; 0 unless
-        ``compute_likelihood``.
+    likelihood : float or None
+        Mean log kernel-weighted response at the final offsets of the second
+        pass, when recorded.
     """
     from openau.landmarks import _kernels  # numba: compiled on first use
 
     pdm = model.pdm
     window = responses.shape[1]
     a = _F32(-0.5 / float(_F32(sigma) * _F32(sigma)))
-    table = kde_table(window, float(a))
-    if weight_factor > 0:
-        weights = _F32(weight_factor) * expert.confidences
-    else:
-        weights = np.ones(pdm.n_points, _F32)
-    glob, local, lhood = _kernels.nu_rlms(
+    glob, local, lhood, recorded = _kernels.nu_rlms(
         pdm.mean_shape,
         pdm.components,
         pdm.eigenvalues,
         np.asarray(params_global, _F32),
         np.asarray(params_local, _F32),
         responses,
-        np.ascontiguousarray(base_shape, _F32),
+        base_shape,
         img_to_ref.astype(np.float64),
         ref_to_img.astype(np.float64),
         expert.visible,
-        weights.astype(_F32),
-        table,
+        expert.landmark_weights(weight_factor),
+        kde_table(window, float(a)),
         _grid_stride(window),
-        rigid,
         _F32(reg_factor),
         _F32(sigma),
         iterations,
-        compute_likelihood,
+        last_scale,
+        _LIKELIHOOD_SCALE,
     )
-    return glob, local, float(lhood)
+    return glob, local, float(lhood) if recorded else None
 
 
 def _scale_settings(settings: FitSettings, patch_scale: float) -> tuple[float, float, float]:
@@ -246,28 +244,23 @@ def fit_clnf(
         # OpenFace adapts the settings by the scale, capped at the third one.
         capped = model.scales[min(level, 2)].scale
         reg, sigma, weight = _scale_settings(settings, capped)
-        expert = experts.views[view]
-        common = {
-            "responses": responses,
-            "base_shape": landmarks,
-            "img_to_ref": img_to_ref,
-            "ref_to_img": ref_to_img,
-            "expert": expert,
-            "reg_factor": reg,
-            "sigma": sigma,
-            "weight_factor": weight,
-            "iterations": settings.iterations,
-        }
-        glob, local, _ = nu_rlms(model, glob, local, rigid=True, **common)
-        last = (
-            level == n_scales - 1
-            or (level + 1 < len(windows) and windows[level + 1] == 0)
-            or glob[0] < _LIKELIHOOD_SCALE
-        )
+        last = level == n_scales - 1 or (level + 1 < len(windows) and windows[level + 1] == 0)
         glob, local, lhood = nu_rlms(
-            model, glob, local, rigid=False, compute_likelihood=last, **common
+            model,
+            glob,
+            local,
+            responses,
+            landmarks,
+            img_to_ref,
+            ref_to_img,
+            experts.views[view],
+            reg,
+            sigma,
+            weight,
+            settings.iterations,
+            last_scale=last,
         )
-        if last:
+        if lhood is not None:
             likelihood = lhood
         if glob[0] < MIN_FACE_SCALE:
             return FitResult(glob, local, False, likelihood, view)

@@ -177,6 +177,22 @@ class ExpertView:
                 self._sigmas[window] = cached
         return cached
 
+    def landmark_weights(self, weight_factor: float) -> np.ndarray:
+        """NU-RLMS weights ``(n,)`` float32: ``weight_factor`` times the expert
+        reliabilities, or 1 when ``weight_factor`` is 0 (OpenFace's unweighted
+        RLMS); 0 for invisible landmarks either way (they are left out)."""
+        key = ("weights", float(weight_factor))
+        cached = self._sigmas.get(key)
+        if cached is None:
+            if weight_factor > 0:
+                cached = _F32(weight_factor) * self.confidences
+            else:
+                cached = np.ones(self.visible.shape[0], _F32)
+            cached = np.where(self.visible, cached, _F32(0)).astype(_F32)
+            cached.setflags(write=False)
+            self._sigmas[key] = cached
+        return cached
+
     def sigma_t(self, window: int) -> np.ndarray:
         """:meth:`sigma` transposed (contiguous), as the response kernel reads it."""
         key = -window
