@@ -43,3 +43,9 @@ def test_view_follows_head_yaw(landmark_model):
     assert validator_view(validator, (0, 0, 0)) == 0
     assert validator_view(validator, (0, np.deg2rad(-50), 0)) == 2
     assert validator_view(validator, (0, np.deg2rad(80), 0)) == 6
+
+
+def test_non_finite_landmarks(landmark_model):
+    gray = np.zeros((100, 100), np.uint8)
+    landmarks = np.full((68, 2), np.nan, np.float32)
+    assert validate_landmarks(landmark_model.validator, gray, landmarks, (0, 0, 0)) == 0.0

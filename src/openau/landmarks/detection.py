@@ -162,6 +162,13 @@ def detect_landmarks(
     fit = fit_clnf(image, main, params_global, params_local, windows)
     glob, local = fit.params_global, fit.params_local
     landmarks = project(main.pdm, glob, local)
+    if not np.all(np.isfinite(landmarks)):
+        # A numerically broken fit (OpenFace would carry NaNs on): report a
+        # failure and keep the estimate it started from.
+        glob = np.asarray(params_global, _F32)
+        local = np.asarray(params_local, _F32)
+        landmarks = project(main.pdm, glob, local)
+        return Detection(glob, local, landmarks, None, False, False, 0.0, parts)
 
     if model.parts:
         refined = [_refine_part(p, image, landmarks, float(glob[0])) for p in model.parts]

@@ -58,7 +58,8 @@ class FitResult:
     params_global : (6,) float32 ndarray
     params_local : (m,) float32 ndarray
     success : bool
-        False when the face became too small to fit (scale < 0.25).
+        False when the face became too small to fit (scale < 0.25), or the
+        parameters stopped being finite numbers.
     likelihood : float or None
         Mean log-likelihood of the visible landmarks at the last scale fitted;
         None when the fit stopped before recording one.
@@ -236,6 +237,8 @@ def fit_clnf(
         window = windows[level] if level < len(windows) else 0
         if window == 0:
             continue
+        if not (np.all(np.isfinite(glob)) and np.all(np.isfinite(local))):
+            return FitResult(glob, local, False, likelihood, view)
         landmarks, img_to_ref, ref_to_img = reference_transforms(
             model.pdm, glob, local, experts.scale
         )

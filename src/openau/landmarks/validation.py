@@ -186,8 +186,10 @@ def validate_landmarks(
         ``0.5 (1 - score)`` as float32, in (0, 1); 0 when the landmarks' box
         leaves no image inside it.
     """
-    view = validator.views[validator_view(validator, orientation)]
     points = np.asarray(landmarks, _F32)
+    if not np.all(np.isfinite(points)) or not np.all(np.isfinite(orientation)):
+        return 0.0
+    view = validator.views[validator_view(validator, orientation)]
     low = points.min(axis=0)
     high = points.max(axis=0)
     # C casts truncate toward zero.
