@@ -110,8 +110,6 @@ def test_non_finite_start_fails_cleanly(landmark_model, gold):
     gray = cv2.cvtColor(gold.frame0("single_face"), cv2.COLOR_BGR2GRAY)
     glob = np.array([1.1, 0, 0, 0, np.nan, 180], np.float32)
     parts = initial_parts(landmark_model)
-    det = detect_landmarks(
-        landmark_model, gray, glob, np.zeros(34, np.float32), (11, 9, 7), parts
-    )
+    det = detect_landmarks(landmark_model, gray, glob, np.zeros(34, np.float32), (11, 9, 7), parts)
     assert not det.success and not det.fitted and det.confidence == 0.0
     assert det.parts is parts

@@ -39,3 +39,9 @@ def test_images_match_openface(landmark_model, gold, replay, media_dir, name, im
 def test_no_faces_no_results(landmark_model, replay):
     image = np.zeros((50, 50, 3), np.uint8)
     assert detect_image_landmarks(image, landmark_model, replay([])) == []
+
+
+def test_empty_boxes_are_skipped(landmark_model, replay):
+    image = np.zeros((50, 50, 3), np.uint8)
+    boxes = [(np.array([10, 10, 0, 20], np.float32), 0.9), (np.full(4, np.nan), 0.9)]
+    assert detect_image_landmarks(image, landmark_model, replay(boxes)) == []

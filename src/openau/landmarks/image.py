@@ -20,6 +20,7 @@ from openau.landmarks.tracker import (
     Detector,
     LandmarkResult,
     _eye_arrays,
+    _valid_boxes,
     as_detector,
     gray_frame,
 )
@@ -46,16 +47,17 @@ def detect_image_landmarks(
     Returns
     -------
     list of LandmarkResult
-        One per detected face, in the detector's order; ``success`` is the
-        validator's verdict and ``detected`` is True.
+        One per detected face, in the detector's order (boxes without area
+        are skipped); ``success`` is the validator's verdict and ``detected``
+        is True.
     """
     model = (
         models_root if isinstance(models_root, LandmarkModel) else load_landmark_model(models_root)
     )
     gray = gray_frame(image_bgr)
     results = []
-    for box, _ in as_detector(detector)(image_bgr):
-        det = detect_from_box(model, gray, np.asarray(box, np.float32), initial_parts(model))
+    for box in _valid_boxes(as_detector(detector)(image_bgr)):
+        det = detect_from_box(model, gray, box, initial_parts(model))
         eye_landmarks, eye_global, eye_local = _eye_arrays(model, det.parts)
         results.append(
             LandmarkResult(

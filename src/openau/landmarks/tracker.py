@@ -141,11 +141,20 @@ def as_detector(detector) -> Detector:
 def _widest(detections: Sequence[tuple[np.ndarray, float]]) -> np.ndarray | None:
     """The widest box (the first of equals), as OpenFace's single-face MTCNN pick."""
     best = None
-    for box, _ in detections:
-        box = np.asarray(box, _F32).reshape(4)
+    for box in _valid_boxes(detections):
         if best is None or box[2] > best[2]:
             best = box
     return best
+
+
+def _valid_boxes(detections: Sequence[tuple[np.ndarray, float]]) -> list[np.ndarray]:
+    """The boxes as float32 ``(4,)`` arrays, dropping empty or non-finite ones."""
+    boxes = []
+    for box, _ in detections:
+        box = np.asarray(box, _F32).reshape(4)
+        if np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0:
+            boxes.append(box)
+    return boxes
 
 
 @dataclass
