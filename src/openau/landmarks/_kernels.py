@@ -22,10 +22,14 @@ import math
 import numpy as np
 from numba import njit
 
+# Cached compilation; C semantics for floating-point errors (NaN or inf, not
+# exceptions), as in OpenFace.
+_JIT = {"cache": True, "error_model": "numpy"}
+
 _F32 = np.float32
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _euler_to_matrix(rx, ry, rz):
     """OpenFace's ``Euler2RotationMatrix``: sines in double, stored as float32."""
     s1 = np.float32(math.sin(rx))
@@ -47,7 +51,7 @@ def _euler_to_matrix(rx, ry, rz):
     return r
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _inverse_transpose(a):
     cof = np.empty((3, 3))
     for i in range(3):
@@ -59,7 +63,7 @@ def _inverse_transpose(a):
     return cof / det
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _polar(m):
     """Nearest rotation of a near-orthonormal matrix (the SVD's ``U V^T``), by Newton."""
     x = m.copy()
@@ -68,7 +72,7 @@ def _polar(m):
     return x
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _rodrigues_vector(r):
     """OpenCV's ``Rodrigues`` (matrix to axis-angle), double precision."""
     rx = r[2, 1] - r[1, 2]
@@ -98,7 +102,7 @@ def _rodrigues_vector(r):
     return out
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _rodrigues_matrix(v):
     """OpenCV's ``Rodrigues`` (axis-angle to matrix), double precision."""
     theta = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
@@ -120,7 +124,7 @@ def _rodrigues_matrix(v):
     return r
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _matrix_to_euler(r):
     """OpenFace's ``RotationMatrix2Euler`` (float32 quaternion)."""
     q0 = np.float32(math.sqrt(np.float32(1) + r[0, 0] + r[1, 1] + r[2, 2]) / 2.0)
@@ -140,7 +144,7 @@ def _matrix_to_euler(r):
     return pitch, yaw, roll
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _update_global(glob, delta):
     """OpenFace's ``PDM::UpdateModelParameters`` for the global parameters."""
     out = glob.copy()
@@ -170,7 +174,7 @@ def _update_global(glob, delta):
     return out
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _shape_3d(mean, comps, local, out):
     """``mean + comps @ local`` (float32, as OpenFace's ``sgemm`` call)."""
     n, _, m = comps.shape
@@ -182,7 +186,7 @@ def _shape_3d(mean, comps, local, out):
             out[i, c] = mean[i, c] + acc
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _project(shape3d, glob, rot, out):
     s, tx, ty = glob[0], glob[4], glob[5]
     for i in range(shape3d.shape[0]):
@@ -191,7 +195,7 @@ def _project(shape3d, glob, rot, out):
         out[i, 1] = s * (rot[1, 0] * x + rot[1, 1] * y + rot[1, 2] * z) + ty
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _cholesky_solve(a, b):
     """Solve an SPD system like OpenCV's ``DECOMP_CHOLESKY`` (float32 factors, double sums)."""
     m = a.shape[0]
@@ -223,7 +227,7 @@ def _cholesky_solve(a, b):
     return x
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _mean_shift(responses, dx_in, dy_in, visible, table, stride, out):
     """Kernel mean-shift on each response map, kernels looked up on a 0.1 grid."""
     n, window, _ = responses.shape
@@ -260,7 +264,7 @@ def _mean_shift(responses, dx_in, dy_in, visible, table, stride, out):
         out[i, 1] = my / total - dy
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _likelihood(responses, dxs, dys, visible, sigma):
     n, window, _ = responses.shape
     sigma2 = np.float64(sigma * sigma)
@@ -281,7 +285,7 @@ def _likelihood(responses, dxs, dys, visible, sigma):
     return np.float32(loglhood / count)
 
 
-@njit(cache=True, fastmath=True)
+@njit(fastmath=True, **_JIT)
 def _gram(a, b, out):
     """``out = a @ b.T`` for ``(p, r)`` float32 rows (sums reordered for SIMD)."""
     p, r = a.shape
@@ -294,7 +298,7 @@ def _gram(a, b, out):
             out[j, k] = acc
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _pass(
     mean,
     comps,
@@ -431,7 +435,7 @@ def _pass(
     return glob, local, likelihood
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def nu_rlms(
     mean,
     comps,

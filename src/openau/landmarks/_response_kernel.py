@@ -18,6 +18,10 @@ from numba import njit
 
 from openau.landmarks._sampling import warp_affine
 
+# Cached compilation; C semantics for floating-point errors (NaN or inf, not
+# exceptions), as in OpenFace.
+_JIT = {"cache": True, "error_model": "numpy"}
+
 # Cephes' single-precision exp: ln 2 split in two, and the minimax polynomial.
 _LOG2E = np.float32(1.44269504088896341)
 _LN2_HI = np.float32(0.693359375)
@@ -32,7 +36,7 @@ _EXP_POLY = (
 )
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _exp_neg(x, out, bits):
     """``out = exp(-x)`` (float32, within 1.4 ulp of exact), in loops that vectorise.
 
@@ -53,7 +57,7 @@ def _exp_neg(x, out, bits):
         out[i] *= scale[i]
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(fastmath={"contract"}, **_JIT)
 def _smooth(sigma_t, summed, resp):
     """``resp = Sigma @ summed``, each output a running fused multiply-add over
     the inputs in order (as OpenFace's BLAS kernel accumulates it)."""
@@ -64,7 +68,7 @@ def _smooth(sigma_t, summed, resp):
             resp[o] += sigma_t[q, o] * v
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def ccnf_responses(
     image, mats, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
 ):
