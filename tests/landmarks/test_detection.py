@@ -113,3 +113,16 @@ def test_non_finite_start_fails_cleanly(landmark_model, gold):
     det = detect_landmarks(landmark_model, gray, glob, np.zeros(34, np.float32), (11, 9, 7), parts)
     assert not det.success and not det.fitted and det.confidence == 0.0
     assert det.parts is parts
+
+
+def test_blank_image_fails_without_error(landmark_model, gold):
+    # Flat responses everywhere: the fit must just fail, as OpenFace's does.
+    table = gold.table("single_face")
+    glob = table[["p_scale", "p_rx", "p_ry", "p_rz", "p_tx", "p_ty"]].to_numpy(np.float32)[0]
+    local = table[[f"p_{i}" for i in range(34)]].to_numpy(np.float32)[0]
+    for value in (0, 255):
+        gray = np.full((360, 640), value, np.uint8)
+        det = detect_landmarks(
+            landmark_model, gray, glob, local, (11, 9, 7), initial_parts(landmark_model)
+        )
+        assert not det.success and det.confidence < 0.5
