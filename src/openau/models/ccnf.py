@@ -158,6 +158,37 @@ def _read_neuron(reader: BinaryReader, height: int, width: int):
     return norm_weight, bias, alpha, weights
 
 
+def _read_neurons_fast(reader: BinaryReader, height: int, width: int, count: int):
+    """All of an expert's neurons in one structured read, or None to fall back.
+
+    Valid when every record has the usual layout (float32 weights of the
+    expected size); anything else goes through :func:`_read_neuron`, which
+    reports the exact offset of the problem.
+    """
+    record = np.dtype(
+        [
+            ("marker", "<i4"),
+            ("kind", "<i4"),
+            ("params", "<f8", (3,)),
+            ("header", "<i4", (3,)),
+            ("weights", "<f4", (height * width,)),
+        ]
+    )
+    size = record.itemsize * count
+    if reader.remaining() < size:
+        return None
+    rows = np.frombuffer(reader.data, dtype=record, count=count, offset=reader.pos)
+    if not (
+        np.all(rows["marker"] == _NEURON_MARKER)
+        and np.all(rows["kind"] == _INTENSITY_NEURON)
+        and np.all(rows["header"] == (height, width, 5))  # 5: CV_32F
+    ):
+        return None
+    reader.pos += size
+    weights = rows["weights"].reshape(count, height, width)
+    return [(*row["params"], w) for row, w in zip(rows, weights)]
+
+
 def _read_view(reader: BinaryReader, centre, visible, n_betas):
     n = visible.shape[0]
     experts: list[tuple | None] = []
@@ -187,7 +218,9 @@ def _read_view(reader: BinaryReader, centre, visible, n_betas):
                 f"neurons, unlike the view's first ({shape[0]} x {shape[1]}, {shape[2]})",
                 start,
             )
-        neurons = [_read_neuron(reader, height, width) for _ in range(n_neurons)]
+        neurons = _read_neurons_fast(reader, height, width, n_neurons)
+        if neurons is None:  # irregular records: read one by one, for precise errors
+            neurons = [_read_neuron(reader, height, width) for _ in range(n_neurons)]
         betas = [reader.f64() for _ in range(n_betas)]
         confidence = reader.f64()
         experts.append((neurons, betas, confidence))
