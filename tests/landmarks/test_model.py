@@ -43,3 +43,12 @@ def test_sigma_is_symmetric_positive_definite(landmark_model):
 def test_missing_models(tmp_path):
     with pytest.raises(ModelsNotFoundError, match="main_clnf_general.txt not found"):
         load_landmark_model(tmp_path)
+
+
+def test_model_pickles(landmark_model):
+    # Worker processes may receive a loaded model.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(landmark_model))
+    np.testing.assert_array_equal(copy.main.pdm.mean_shape, landmark_model.main.pdm.mean_shape)
+    assert copy.parts[0].name == "inner"

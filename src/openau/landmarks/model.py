@@ -11,7 +11,6 @@ are pure functions of the model (OpenFace computes them lazily as well).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -152,8 +151,9 @@ class ExpertView:
     _sum_alphas: np.ndarray = field(repr=False)
     _betas: np.ndarray = field(repr=False)
     _components: CCNFPatchExperts = field(repr=False)
-    _sigmas: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Derived arrays computed on first use. Two threads may both compute one;
+    # they get equal arrays, so the cache needs no lock (and pickles).
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def sigma(self, window: int) -> np.ndarray:
         """The CCNF covariance of each visible landmark's response for a window size.
@@ -167,14 +167,10 @@ class ExpertView:
         -------
         (v, window^2, window^2) float32 ndarray
         """
-        cached = self._sigmas.get(window)
-        if cached is not None:
-            return cached
-        with self._lock:
-            cached = self._sigmas.get(window)
-            if cached is None:
-                cached = self._compute_sigma(window)
-                self._sigmas[window] = cached
+        cached = self._cache.get(window)
+        if cached is None:
+            cached = self._compute_sigma(window)
+            self._cache[window] = cached
         return cached
 
     def landmark_weights(self, weight_factor: float) -> np.ndarray:
@@ -182,7 +178,7 @@ class ExpertView:
         reliabilities, or 1 when ``weight_factor`` is 0 (OpenFace's unweighted
         RLMS); 0 for invisible landmarks either way (they are left out)."""
         key = ("weights", float(weight_factor))
-        cached = self._sigmas.get(key)
+        cached = self._cache.get(key)
         if cached is None:
             if weight_factor > 0:
                 cached = _F32(weight_factor) * self.confidences
@@ -190,17 +186,17 @@ class ExpertView:
                 cached = np.ones(self.visible.shape[0], _F32)
             cached = np.where(self.visible, cached, _F32(0)).astype(_F32)
             cached.setflags(write=False)
-            self._sigmas[key] = cached
+            self._cache[key] = cached
         return cached
 
     def sigma_t(self, window: int) -> np.ndarray:
         """:meth:`sigma` transposed (contiguous), as the response kernel reads it."""
         key = -window
-        cached = self._sigmas.get(key)
+        cached = self._cache.get(key)
         if cached is None:
             cached = np.ascontiguousarray(self.sigma(window).transpose(0, 2, 1))
             cached.setflags(write=False)
-            self._sigmas[key] = cached
+            self._cache[key] = cached
         return cached
 
     def _compute_sigma(self, window: int) -> np.ndarray:
