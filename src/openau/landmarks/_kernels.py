@@ -27,6 +27,8 @@ from numba import njit
 _JIT = {"cache": True, "error_model": "numpy"}
 
 _F32 = np.float32
+#: A pass stops when the shape moves less than this (pixels, L2 over all points).
+CONVERGENCE = 0.01
 
 
 @njit(**_JIT)
@@ -366,7 +368,7 @@ def _pass(
                 for c in range(2):
                     d = np.float64(shape[i, c]) - np.float64(previous[i, c])
                     moved += d * d
-            if math.sqrt(moved) < 0.01:
+            if math.sqrt(moved) < CONVERGENCE:
                 break
         previous[:, :] = shape
 

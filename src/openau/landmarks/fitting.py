@@ -41,8 +41,6 @@ __all__ = ["FitResult", "fit_clnf", "kde_table", "nu_rlms"]
 _F32 = np.float32
 #: Grid step (reference-frame pixels) of OpenFace's precomputed mean-shift kernels.
 KDE_STEP = _F32(0.1)
-#: The shape has converged when it moves less than this (pixels, L2 over all points).
-CONVERGENCE = 0.01
 #: Below this scale (pixels per PDM millimetre, ~30 px faces) OpenFace gives up.
 MIN_FACE_SCALE = 0.25
 #: OpenFace records the likelihood early when the face gets this small.

@@ -11,9 +11,10 @@ search grid (``Patch_experts::Response``, ``CCNF_patch_expert::ResponseOpenBlas`
 3. the summed map is multiplied by the CCNF covariance ``Sigma`` (spatial
    smoothing by the edge potentials) and shifted to be non-negative.
 
-Here steps 1-3 run for all visible landmarks as a handful of array operations:
-one batched sampling call, a strided sliding-window view, and batched matrix
-products.
+Here steps 1-3 run for all visible landmarks in one compiled call
+(:mod:`openau.landmarks._response_kernel`): per landmark, the search area is
+sampled, laid out as an im2col matrix (one column per offset), normalised
+column-wise and multiplied by the stacked neuron weights, then by ``Sigma``.
 
 References
 ----------
