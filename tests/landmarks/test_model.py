@@ -32,7 +32,7 @@ def test_sigma_is_symmetric_positive_definite(landmark_model):
     view = landmark_model.main.scales[1].views[0]
     sigma = view.sigma(9)
     assert sigma.shape == (68, 81, 81) and sigma.dtype == np.float32
-    assert view.sigma(9) is sigma  # computed once
+    assert view.sigma_t(9) is view.sigma_t(9)  # computed once
     np.testing.assert_allclose(sigma, sigma.transpose(0, 2, 1), atol=1e-6)
     assert np.all(np.linalg.eigvalsh(sigma[0].astype(np.float64)) > 0)
     # Eye experts have no edge potentials: Sigma = I / (2 sum(alpha)).

@@ -166,12 +166,9 @@ class ExpertView:
         Returns
         -------
         (v, window^2, window^2) float32 ndarray
+            Read-only (a transposed view of :meth:`sigma_t`'s cached array).
         """
-        cached = self._cache.get(window)
-        if cached is None:
-            cached = self._compute_sigma(window)
-            self._cache[window] = cached
-        return cached
+        return self.sigma_t(window).transpose(0, 2, 1)
 
     def landmark_weights(self, weight_factor: float) -> np.ndarray:
         """NU-RLMS weights ``(n,)`` float32: ``weight_factor`` times the expert
@@ -190,13 +187,16 @@ class ExpertView:
         return cached
 
     def sigma_t(self, window: int) -> np.ndarray:
-        """:meth:`sigma` transposed (contiguous), as the response kernel reads it."""
-        key = -window
-        cached = self._cache.get(key)
+        """:meth:`sigma` transposed (contiguous), as the response kernel reads it.
+
+        Computed on first use per window size and kept (OpenFace computes its
+        ``Sigmas`` lazily too).
+        """
+        cached = self._cache.get(window)
         if cached is None:
-            cached = np.ascontiguousarray(self.sigma(window).transpose(0, 2, 1))
+            cached = np.ascontiguousarray(self._compute_sigma(window).transpose(0, 2, 1))
             cached.setflags(write=False)
-            self._cache[key] = cached
+            self._cache[window] = cached
         return cached
 
     def _compute_sigma(self, window: int) -> np.ndarray:
