@@ -26,8 +26,10 @@ from pathlib import Path
 from openau.models import (
     check_models,
     load_manifest,
+    read_ccnf_patch_experts,
     read_clnf_description,
     read_cnn,
+    read_detection_validator,
     read_face_detector_conversion,
     read_main_description,
     read_pdm,
@@ -48,6 +50,8 @@ READERS: list[tuple[str, Reader]] = [
     ("model/tris_68.txt", read_triangulations),
     ("AU_predictors/tris_68_full.txt", read_triangulation),
     ("model/haarAlign.txt", read_face_detector_conversion),
+    ("*ccnf_patches_*.txt", read_ccnf_patch_experts),
+    ("model/detection_validation/validator_cnn.txt", read_detection_validator),
     ("model/mtcnn_detector/*.dat", read_cnn),
 ]
 

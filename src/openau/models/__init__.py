@@ -14,6 +14,7 @@ imported on first use (they pull in ``urllib``).
 
 from __future__ import annotations
 
+from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
 from openau.models.check import CheckReport, FileState, FileStatus, check_models
 from openau.models.description import (
     CLNFDescription,
@@ -40,6 +41,7 @@ from openau.models.au import (
 from openau.models.pdm import PDMModel, read_pdm
 from openau.models.store import ModelStore, locate_models, resolve_models
 from openau.models.triangulation import read_triangulation, read_triangulations
+from openau.models.validator import DetectionValidator, read_detection_validator
 
 __all__ = [
     "AUModelSet",
@@ -77,6 +79,12 @@ __all__ = [
     "read_clnf_description",
     "read_face_detector_conversion",
     "clnf_model_files",
+    # landmark-model data files
+    "CCNFPatchExperts",
+    "CCNFView",
+    "read_ccnf_patch_experts",
+    "DetectionValidator",
+    "read_detection_validator",
     # MTCNN face detector networks
     "CNNModel",
     "MTCNNModel",
