@@ -15,6 +15,9 @@ __all__ = [
     "ModelsNotFoundError",
     "InputError",
     "InputNotFoundError",
+    "ExtractionError",
+    "StageTimeoutError",
+    "OpenAUWarning",
 ]
 
 
@@ -52,3 +55,20 @@ class InputError(OpenAUError, ValueError):
 
 class InputNotFoundError(OpenAUError, FileNotFoundError):
     """An input path does not exist."""
+
+
+class ExtractionError(OpenAUError, RuntimeError):
+    """Extraction of one input failed: a stage raised, or a worker died.
+
+    The message names the input, the stage and the last frame reached; when the
+    failure happened in a worker process, ``__cause__`` carries the worker's
+    traceback as text.
+    """
+
+
+class StageTimeoutError(ExtractionError, TimeoutError):
+    """A pipeline stage made no progress within the stall timeout (the run would have hung)."""
+
+
+class OpenAUWarning(UserWarning):
+    """A problem that did not stop extraction (no face found, a truncated clip)."""
