@@ -12,6 +12,8 @@ processes can import it although ``tests/`` is not a package.
 - Environment knobs (inherited by spawned workers):
   ``OPENAU_FAKE_DELAY`` seconds per tracked frame; ``OPENAU_FAKE_FAIL_FRAME``
   makes the tracker raise on that 0-based frame.
+- A "poison" frame (mean above 250: all white) makes the tracker end its process
+  (exit code 3), as a crash in native code would.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class FakeTracker:
         if self.frame == self.fail_frame:
             raise ValueError(f"fake tracker failure on frame index {self.frame}")
         self.frame += 1
+        if image.mean() > 250:
+            os._exit(3)
         if self.delay:
             time.sleep(self.delay)
         return fit(image)

@@ -42,11 +42,15 @@ class Reporter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, InputFinished):
             self.finished += 1
+        elif isinstance(event, InputFailed) and event.interrupted:
+            self.failed += 1
+            kept = f"; frames done so far are in {event.partial}" if event.partial is not None else ""
+            self.line(f"openau: {event.message}{kept}")
         elif isinstance(event, InputFailed):
             self.failed += 1
             self.error(event.message, event.traceback)
             if event.partial is not None:
-                self.info(f"{event.input}: frames done so far are in {event.partial}")
+                self.line(f"openau: {event.input}: frames done so far are in {event.partial}")
         elif isinstance(event, InputSkipped):
             self.skipped += 1
         elif isinstance(event, InputWarning):

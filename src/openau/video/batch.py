@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from openau.errors import InputError, OpenAUError
+from openau.errors import ExtractionError, InputError, OpenAUError
 from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
 from openau.video.config import ExtractConfig
 from openau.video.engine import VideoRun, analyse_image_file
@@ -123,9 +123,11 @@ def _failure_message(source: Input, exc: BaseException) -> str:
 
 
 def _format_traceback(exc: BaseException) -> str | None:
-    if isinstance(exc, OpenAUError) and exc.__cause__ is None:
-        return None  # an expected error: its message says it all
-    return "".join(traceback.format_exception(exc))
+    """The traceback of an unexpected error (a bug in a stage); None for expected ones."""
+    unexpected = not isinstance(exc, OpenAUError) or (
+        isinstance(exc, ExtractionError) and exc.__cause__ is not None and not isinstance(exc.__cause__, OpenAUError)
+    )
+    return "".join(traceback.format_exception(exc)) if unexpected else None
 
 
 def _write_partial(run: VideoRun | None, output: Path | None, config: ExtractConfig) -> Path | None:
@@ -206,7 +208,7 @@ def process_input(
     except KeyboardInterrupt:
         partial = _write_partial(run, output, config)
         message = f"{source.path}: interrupted"
-        emit(InputFailed(job, source.path, message, None, partial))
+        emit(InputFailed(job, source.path, message, None, partial, interrupted=True))
         frames = run.frames_done if run is not None else 0
         return Outcome(job=job, input=source.path, frames=frames, error=message, partial=partial, interrupted=True)
     except Exception as exc:  # noqa: BLE001 - a bad input must not stop the batch

@@ -72,7 +72,8 @@ class InputFailed:
     ``message`` is one line naming the input (and the stage and frame when a
     stage failed); ``traceback`` holds the stage's traceback for unexpected
     errors (None for expected ones such as an unreadable file); ``partial`` is
-    the ``.partial`` file holding the frames done, if one was written.
+    the ``.partial`` file holding the frames done, if one was written;
+    ``interrupted`` tells a stop on request (Ctrl-C) from a failure.
     """
 
     job: int
@@ -80,6 +81,7 @@ class InputFailed:
     message: str
     traceback: str | None = None
     partial: Path | None = None
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
