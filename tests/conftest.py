@@ -53,3 +53,38 @@ def media_dir() -> Path:
 def reference_dir() -> Path:
     """OpenFace 2.2's own outputs for the test media."""
     return _need(shared_dir() / "reference", "OpenFace reference folder")
+
+
+# -- model store: a local HTTP mirror and isolated per-user folders ------------
+
+
+@pytest.fixture
+def model_server(models_dir):
+    """A mirror of the model folder on 127.0.0.1, started and stopped per test."""
+    from model_server import serve  # tests/ is on sys.path beside this conftest
+
+    with serve(models_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def user_dirs(monkeypatch, tmp_path):
+    """``(config_file, user_models_dir)`` inside tmp_path; OPENAU_MODELS unset."""
+    from model_server import isolate_user_dirs
+
+    return isolate_user_dirs(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def models_copy(models_dir, tmp_path):
+    """A writable copy of the required model files (installed layout)."""
+    import shutil
+
+    from openau.models import load_manifest
+
+    root = tmp_path / "models-copy"
+    for entry in load_manifest().required:
+        target = root / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(models_dir / entry.path, target)
+    return root

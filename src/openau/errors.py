@@ -13,11 +13,15 @@ __all__ = [
     "OpenAUError",
     "ModelFileError",
     "ModelsNotFoundError",
+    "ModelChecksumError",
+    "ModelDownloadError",
+    "LicenseNotAcceptedError",
     "InputError",
     "InputNotFoundError",
     "ExtractionError",
     "StageTimeoutError",
     "OpenAUWarning",
+    "DeviceFallbackWarning",
 ]
 
 
@@ -49,6 +53,18 @@ class ModelsNotFoundError(OpenAUError, FileNotFoundError):
     """The OpenFace model files are missing, incomplete or in the wrong folder."""
 
 
+class ModelChecksumError(OpenAUError, ValueError):
+    """A model file's size or SHA-256 differs from OpenFace 2.2's (corrupt or wrong version)."""
+
+
+class ModelDownloadError(OpenAUError, ConnectionError):
+    """A model file could not be downloaded (network, server or disk problem)."""
+
+
+class LicenseNotAcceptedError(OpenAUError, PermissionError):
+    """OpenFace's model licence was not accepted, so nothing was downloaded."""
+
+
 class InputError(OpenAUError, ValueError):
     """An input (video, image, landmark table) cannot be used."""
 
@@ -71,4 +87,8 @@ class StageTimeoutError(ExtractionError, TimeoutError):
 
 
 class OpenAUWarning(UserWarning):
-    """A problem that did not stop extraction (no face found, a truncated clip)."""
+    """Base class of every warning openau issues."""
+
+
+class DeviceFallbackWarning(OpenAUWarning, RuntimeWarning):
+    """A requested accelerator is not installed or failed to start; the CPU is used instead."""

@@ -1,0 +1,114 @@
+"""Compiled loops of the MTCNN box logic (numba; imported lazily by ``_boxes``).
+
+They run once per pyramid level and per stage on a few hundred boxes at
+most, where a numpy formulation costs more in per-call overhead than in
+arithmetic. Each reproduces OpenFace's float32 arithmetic step by step; the
+tests compare them with straightforward numpy versions.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["pnet_cells", "greedy_nms"]
+
+
+@numba.njit(cache=True, nogil=True)
+def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - compiled
+    """Cells of one P-Net output whose face probability reaches ``threshold``.
+
+    Parameters
+    ----------
+    maps : (6, h, w) float32 ndarray
+        Class logits (2) and box offsets (4).
+    scale, threshold : float32
+    stride, cell : int
+        P-Net's output stride (2) and receptive field (12).
+
+    Returns
+    -------
+    boxes : (k, 4) float32 ndarray
+        ``[x, y, w, h]`` in frame pixels.
+    scores : (k,) float32 ndarray
+    offsets : (k, 4) float32 ndarray
+    """
+    h, w = maps.shape[1], maps.shape[2]
+    one = np.float32(1.0)
+    prob = np.empty((h, w), np.float32)
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            p = one / (one + np.exp(np.float32(maps[0, y, x] - maps[1, y, x])))
+            prob[y, x] = p
+            if p >= threshold:
+                count += 1
+    boxes = np.empty((count, 4), np.float32)
+    scores = np.empty(count, np.float32)
+    offsets = np.empty((count, 4), np.float32)
+    k = 0
+    # Column by column, as OpenFace visits the heat map.
+    for x in range(w):
+        for y in range(h):
+            if prob[y, x] >= threshold:
+                x1 = np.float32(int(np.float32(stride * x + 1) / scale))
+                y1 = np.float32(int(np.float32(stride * y + 1) / scale))
+                x2 = np.float32(int(np.float32(stride * x + cell) / scale))
+                y2 = np.float32(int(np.float32(stride * y + cell) / scale))
+                boxes[k, 0] = x1
+                boxes[k, 1] = y1
+                boxes[k, 2] = x2 - x1
+                boxes[k, 3] = y2 - y1
+                scores[k] = prob[y, x]
+                for c in range(4):
+                    offsets[k, c] = maps[2 + c, y, x]
+                k += 1
+    return boxes, scores, offsets
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def greedy_nms(rects, order, threshold, use_min):  # pragma: no cover - compiled
+    """Greedy NMS over whole-pixel boxes visited in ``order``.
+
+    Parameters
+    ----------
+    rects : (k, 4) int64 ndarray
+        ``[x, y, w, h]``.
+    order : (k,) int64 ndarray
+        Visiting order, best first.
+    threshold : float32
+    use_min : bool
+        Overlap over the smaller area instead of over the union.
+
+    Returns
+    -------
+    (m,) int64 ndarray
+        Kept indices, in visiting order.
+    """
+    n = order.shape[0]
+    removed = np.zeros(n, np.bool_)
+    keep = np.empty(n, np.int64)
+    kept = 0
+    for a in range(n):
+        if removed[a]:
+            continue
+        i = order[a]
+        keep[kept] = i
+        kept += 1
+        xi, yi, wi, hi = rects[i, 0], rects[i, 1], rects[i, 2], rects[i, 3]
+        area_i = wi * hi
+        for b in range(a + 1, n):
+            if removed[b]:
+                continue
+            j = order[b]
+            xj, yj, wj, hj = rects[j, 0], rects[j, 1], rects[j, 2], rects[j, 3]
+            iw = min(xi + wi, xj + wj) - max(xi, xj)
+            ih = min(yi + hi, yj + hj) - max(yi, yj)
+            empty = iw <= 0 or ih <= 0 or wi <= 0 or hi <= 0 or wj <= 0 or hj <= 0
+            inter = 0 if empty else iw * ih
+            area_j = wj * hj
+            denom = min(area_i, area_j) if use_min else area_i + area_j - inter
+            # float32 ratio as OpenFace computes it.
+            if np.float32(inter) / np.float32(denom) > threshold:
+                removed[b] = True
+    return keep[:kept]
