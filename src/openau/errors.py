@@ -76,9 +76,8 @@ class InputNotFoundError(OpenAUError, FileNotFoundError):
 class ExtractionError(OpenAUError, RuntimeError):
     """Extraction of one input failed: a stage raised, or a worker died.
 
-    The message names the input, the stage and the last frame reached; when the
-    failure happened in a worker process, ``__cause__`` carries the worker's
-    traceback as text.
+    The message names the input, the stage and the frame; ``__cause__`` is the
+    stage's own exception (with its traceback) when the stage raised.
     """
 
 

@@ -105,7 +105,7 @@ class FakeAnalyser:
         return FakeTable(intensity, presence)
 
 
-def geometry(params_global: np.ndarray, params_local: np.ndarray, width: int, height: int):
+def geometry(params_global: np.ndarray, params_local: np.ndarray, landmarks: np.ndarray, width: int, height: int):
     n = len(params_global)
     scale = params_global[:, 0]
     pose = np.stack(

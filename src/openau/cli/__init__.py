@@ -22,11 +22,7 @@ from openau.errors import OpenAUError
 __all__ = ["main", "build_parser"]
 
 # Modules under openau.cli that contribute a sub-command, in help order.
-<<<<<<< HEAD
-_SUBCOMMANDS: tuple[str, ...] = ("run_extract",)
-=======
-_SUBCOMMANDS: tuple[str, ...] = ("models", "detect")
->>>>>>> main
+_SUBCOMMANDS: tuple[str, ...] = ("models", "detect", "run_extract")
 
 EXIT_OK = 0
 EXIT_ERROR = 1

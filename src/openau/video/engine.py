@@ -332,8 +332,10 @@ class VideoRun:
 
     def _analyse(self, item) -> FrameResult:
         decoded, fit = item
-        landmarks = np.asarray(fit.landmarks, np.float32) if fit.success else None
-        features = self._analyser.add_frame(decoded.frame.image, landmarks, bool(fit.success))
+        judge = self._stages.au_success
+        success = bool(judge(fit)) if judge is not None else bool(fit.success)
+        landmarks = np.asarray(fit.landmarks, np.float32) if success else None
+        features = self._analyser.add_frame(decoded.frame.image, landmarks, success)
         return FrameResult(decoded.frame.index, decoded.timestamp, fit, features)
 
     def _stage_loop(self, stage: str, inbox: queue.Queue, outbox: queue.Queue, work: Callable) -> None:
@@ -405,9 +407,12 @@ class VideoRun:
     def _postprocess(self, analyser_done: bool, count: int):
         """AU table and geometry for the first ``count`` frames (AU None if unavailable)."""
         records = self._records
-        params_global = np.stack(records.params_global[:count]).astype(np.float32)
-        params_local = np.stack(records.params_local[:count]).astype(np.float32)
-        pose, landmarks_3d = self._stages.geometry(params_global, params_local, self.info.width, self.info.height)
+        params_global = np.stack(records.params_global[:count])
+        params_local = np.stack(records.params_local[:count])
+        landmarks = np.stack(records.landmarks[:count])
+        pose, landmarks_3d = self._stages.geometry(
+            params_global, params_local, landmarks, self.info.width, self.info.height
+        )
         au = self._analyser.finish() if analyser_done else None
         return pose, landmarks_3d, au
 
@@ -522,8 +527,8 @@ def analyse_image_file(path: Path, stages: Stages) -> VideoOutput:
     if n:
         params_global = np.stack([np.asarray(f.landmarks.params_global, np.float32) for f in faces])
         params_local = np.stack([np.asarray(f.landmarks.params_local, np.float32) for f in faces])
-        pose, landmarks_3d = stages.geometry(params_global, params_local, width, height)
         landmarks_2d = np.stack([np.asarray(f.landmarks.landmarks, np.float32) for f in faces])
+        pose, landmarks_3d = stages.geometry(params_global, params_local, landmarks_2d, width, height)
         intensity = np.stack([np.asarray(f.intensity, np.float64) for f in faces])
         presence = np.stack([np.asarray(f.presence, np.float64) for f in faces])
     else:

@@ -113,12 +113,14 @@ class FrameAnalyser(Protocol):
 
 
 class Geometry(Protocol):
-    """Pose and 3-D landmarks from PDM parameters (``openau.geometry.camera``).
+    """Pose and 3-D landmarks from the landmark fits (``openau.geometry.camera``).
 
     Parameters
     ----------
     params_global : (n, 6) float32 ndarray
     params_local : (n, 34) float32 ndarray
+    landmarks : (n, 68, 2) float32 ndarray
+        2-D landmarks, pixels (OpenFace refines the pose by PnP on them).
     width, height : int
         Frame size in pixels; gives OpenFace's default camera intrinsics
         fx = fy = 500 * (W / 640 + H / 480) / 2, cx = W / 2, cy = H / 2.
@@ -132,7 +134,7 @@ class Geometry(Protocol):
     """
 
     def __call__(
-        self, params_global: np.ndarray, params_local: np.ndarray, width: int, height: int
+        self, params_global: np.ndarray, params_local: np.ndarray, landmarks: np.ndarray, width: int, height: int
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -175,6 +177,11 @@ class Stages:
     intensity_names, presence_names : sequence of str
         AU names of :attr:`ImageFace.intensity` / ``presence`` (the video path
         takes its names from the analyser's table).
+    au_success : callable(LandmarkResultLike) -> bool, optional
+        The success flag the AU stage gets for a frame. OpenFace's AU stage
+        sees the landmark validator's verdict, which differs from the CSV
+        ``success`` on the frame where tracking (re)starts; by default the
+        CSV flag is used.
     """
 
     tracker: Tracker
@@ -183,6 +190,7 @@ class Stages:
     analyse_image: ImageAnalysis
     intensity_names: Sequence[str]
     presence_names: Sequence[str]
+    au_success: Callable[[LandmarkResultLike], bool] | None = None
 
 
 StageFactory = Callable[[ExtractConfig], Stages]
