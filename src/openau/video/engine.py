@@ -536,6 +536,8 @@ def analyse_image_file(path: Path, stages: Stages) -> VideoOutput:
         landmarks_3d, landmarks_2d = np.zeros((0, N_LANDMARKS, 3)), np.zeros((0, N_LANDMARKS, 2))
         intensity = np.zeros((0, len(stages.intensity_names)))
         presence = np.zeros((0, len(stages.presence_names)))
+    intensity_names = (faces[0].intensity_names if n else None) or tuple(stages.intensity_names)
+    presence_names = (faces[0].presence_names if n else None) or tuple(stages.presence_names)
     table = image_table(
         confidence=np.array([float(f.landmarks.confidence) for f in faces], np.float64),
         pose=pose,
@@ -545,8 +547,8 @@ def analyse_image_file(path: Path, stages: Stages) -> VideoOutput:
         params_local=params_local,
         intensity=intensity,
         presence=presence,
-        intensity_names=tuple(stages.intensity_names),
-        presence_names=tuple(stages.presence_names),
+        intensity_names=intensity_names,
+        presence_names=presence_names,
     )
     warnings = [] if n else [f"{path}: no face found; wrote a table with no rows"]
     return VideoOutput(table=table, frames=1, warnings=warnings)

@@ -149,11 +149,16 @@ class ImageFace:
         Static-model AU intensities.
     presence : (18,) float64 ndarray
         Static-model AU presence (0 or 1).
+    intensity_names, presence_names : tuple of str or None
+        AU names of the two arrays; None means :attr:`Stages.intensity_names`
+        / :attr:`Stages.presence_names`.
     """
 
     landmarks: LandmarkResultLike
     intensity: np.ndarray
     presence: np.ndarray
+    intensity_names: tuple[str, ...] | None = None
+    presence_names: tuple[str, ...] | None = None
 
 
 class ImageAnalysis(Protocol):
