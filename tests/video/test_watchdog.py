@@ -26,7 +26,12 @@ def test_busy_past_timeout_is_a_stall_and_idle_is_not():
     clock.now = 101.5
     assert watch.check() is None
     clock.now = 102.5
-    assert watch.check() == Stall("au", 7, 2.5)
+    assert watch.check() == Stall("au", 7, 2.5, 2.0)
+    watch.busy("au", 8, timeout=10.0)  # e.g. a first frame that compiles kernels
+    clock.now = 111.0
+    assert watch.check() is None
+    clock.now = 113.0
+    assert watch.check() == Stall("au", 8, 10.5, 10.0)
     assert watch.last_frame("decode") == 0 and watch.last_frame("au") == -1
 
 

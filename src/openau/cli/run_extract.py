@@ -133,7 +133,10 @@ def _with_landmarks(args, config, reporter) -> int:
     if args.resume and output.is_file():
         reporter.info(f"{video}: skipped, {output} exists (--resume)")
         return 0
-    from openau.au import extract_with_landmarks
+    try:
+        from openau.au import extract_with_landmarks
+    except ImportError:  # where the bring-your-own-landmarks path lives in this build
+        from openau.byo import extract_with_landmarks
 
     started = time.monotonic()
     table = extract_with_landmarks(video, args.landmarks, models_root(config))

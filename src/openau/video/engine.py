@@ -52,12 +52,18 @@ __all__ = [
     "analyse_image_file",
     "STALL_STAGE_ENV",
     "STALL_FRAME_ENV",
+    "WARMUP_TIMEOUT",
 ]
 
 #: The per-video stages, in pipeline order; "postprocess" runs once at the end.
 STAGES = ("decode", "landmarks", "au", "postprocess")
 STALL_STAGE_ENV = "OPENAU_TEST_STALL_STAGE"
 STALL_FRAME_ENV = "OPENAU_TEST_STALL_FRAME"
+
+#: Seconds a stage may spend on its first frame in a process: numba compiles
+#: the landmark and feature kernels then (about 80 s on a slow 2-core machine
+#: with a cold cache) and ONNX Runtime creates its sessions.
+WARMUP_TIMEOUT = 900.0
 
 # How often a blocked wait wakes up to check for a halt (seconds). Bounds how
 # quickly Ctrl-C and failures propagate through the threads.
@@ -250,7 +256,7 @@ class VideoRun:
             StageTimeoutError(
                 f"{self.path}: stage '{stall.stage}' made no progress for {stall.seconds:.0f} s "
                 f"on frame {stall.frame + 1} (last frame it finished: {done}); "
-                f"the run was stopped instead of hanging (stall timeout {self._watch.timeout:g} s)"
+                f"the run was stopped instead of hanging (stall timeout {stall.timeout:g} s)"
             )
         )
 
@@ -290,6 +296,14 @@ class VideoRun:
                 continue
         return None
 
+    def _busy(self, stage: str, index: int) -> None:
+        warm = stage in self._stages.warmed
+        self._watch.busy(stage, index, None if warm else max(self._watch.timeout, WARMUP_TIMEOUT))
+
+    def _idle(self, stage: str, index: int) -> None:
+        self._watch.idle(stage, index)
+        self._stages.warmed.add(stage)
+
     def _maybe_stall(self, stage: str, index: int) -> None:
         if self._stall is not None and self._stall == (stage, index):
             self._halt.wait(3600.0)  # a stuck stage, until the watchdog halts the run
@@ -310,7 +324,7 @@ class VideoRun:
             frames = iter(self._reader)
             first_pts: float | None = None
             while not self._halt.is_set():
-                self._watch.busy("decode", index)
+                self._busy("decode", index)
                 self._maybe_stall("decode", index)
                 frame = next(frames, None)
                 if frame is None:
@@ -318,7 +332,7 @@ class VideoRun:
                 if index == 0:
                     first_pts = frame.pts
                 item = _Decoded(frame, self._timestamp(frame, first_pts))
-                self._watch.idle("decode", index)
+                self._idle("decode", index)
                 if not self._put(self._decoded, item):
                     return
                 index += 1
@@ -349,10 +363,10 @@ class VideoRun:
                     self._put(outbox, _END)
                     return
                 index = item.frame.index if isinstance(item, _Decoded) else item[0].frame.index
-                self._watch.busy(stage, index)
+                self._busy(stage, index)
                 self._maybe_stall(stage, index)
                 result = work(item)
-                self._watch.idle(stage, index)
+                self._idle(stage, index)
                 if not self._put(outbox, result):
                     return
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the caller
@@ -391,7 +405,7 @@ class VideoRun:
                 box["error"] = exc
 
         thread = threading.Thread(target=call, name=f"openau-{stage}", daemon=True)
-        self._watch.busy(stage, frame)
+        self._busy(stage, frame)
         thread.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         while thread.is_alive():
@@ -399,7 +413,7 @@ class VideoRun:
             self._raise_failure()
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{stage} took longer than {timeout:g} s")
-        self._watch.idle(stage, frame)
+        self._idle(stage, frame)
         if "error" in box:
             raise self._stage_error(stage, None, box["error"])  # type: ignore[arg-type]
         return box["value"]

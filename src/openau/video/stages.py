@@ -22,7 +22,7 @@ import os
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -187,6 +187,10 @@ class Stages:
         sees the landmark validator's verdict, which differs from the CSV
         ``success`` on the frame where tracking (re)starts; by default the
         CSV flag is used.
+    warmed : set of str
+        Stages that have processed a frame in this process (the engine's
+        bookkeeping: a stage's first frame may compile kernels and create
+        sessions, so it gets a longer stall timeout).
     """
 
     tracker: Tracker
@@ -196,6 +200,7 @@ class Stages:
     intensity_names: Sequence[str]
     presence_names: Sequence[str]
     au_success: Callable[[LandmarkResultLike], bool] | None = None
+    warmed: set[str] = field(default_factory=set)
 
 
 StageFactory = Callable[[ExtractConfig], Stages]

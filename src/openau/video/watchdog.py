@@ -28,11 +28,14 @@ class Stall:
         0-based index of the frame it is stuck on.
     seconds : float
         How long it has been working on it.
+    timeout : float
+        The limit it passed.
     """
 
     stage: str
     frame: int
     seconds: float
+    timeout: float
 
 
 class Watchdog:
@@ -42,7 +45,7 @@ class Watchdog:
     ----------
     stages : iterable of str
     timeout : float
-        Seconds one item may take.
+        Seconds one item may take (unless :meth:`busy` gives another limit).
     on_stall : callable(Stall)
         Called once, from the watchdog thread.
     clock : callable returning float
@@ -60,16 +63,16 @@ class Watchdog:
         self._on_stall = on_stall
         self._clock = clock
         self._lock = threading.Lock()
-        self._busy: dict[str, tuple[int, float] | None] = {name: None for name in stages}
+        self._busy: dict[str, tuple[int, float, float] | None] = {name: None for name in stages}
         self._last: dict[str, int] = {name: -1 for name in self._busy}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stall: Stall | None = None
 
-    def busy(self, stage: str, frame: int) -> None:
-        """``stage`` starts working on ``frame``."""
+    def busy(self, stage: str, frame: int, timeout: float | None = None) -> None:
+        """``stage`` starts working on ``frame``, which may take ``timeout`` seconds (default: the watchdog's)."""
         with self._lock:
-            self._busy[stage] = (frame, self._clock())
+            self._busy[stage] = (frame, self._clock(), self.timeout if timeout is None else float(timeout))
 
     def idle(self, stage: str, frame: int) -> None:
         """``stage`` finished ``frame`` and waits for the next one."""
@@ -90,10 +93,10 @@ class Watchdog:
             for stage, work in self._busy.items():
                 if work is None:
                     continue
-                frame, since = work
+                frame, since, limit = work
                 seconds = now - since
-                if seconds > self.timeout and (worst is None or seconds > worst.seconds):
-                    worst = Stall(stage, frame, seconds)
+                if seconds > limit and (worst is None or seconds > worst.seconds):
+                    worst = Stall(stage, frame, seconds, limit)
         return worst
 
     def start(self) -> None:
