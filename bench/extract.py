@@ -90,7 +90,7 @@ def _config(args, jobs: int):
 
 
 def bench_clips(args) -> None:
-    from openau.video.batch import process_input
+    from openau.video.engine import VideoRun
     from openau.video.sources import Input
     from openau.video.stages import build_stages
 
@@ -102,22 +102,26 @@ def bench_clips(args) -> None:
     for clip in args.clips:
         rates = []
         frames = 0
+        spent: dict[str, list[float]] = {}
         for _ in range(args.repeat):
             started = time.perf_counter()
-            outcome = process_input(0, Input(clip, "video"), None, stages, config, lambda event: None)
+            with VideoRun(Input(clip, "video"), stages, config) as run:
+                output = run.finish()
             seconds = time.perf_counter() - started
-            if not outcome.ok:
-                print(f"{clip.name}: failed: {outcome.error}")
-                break
-            frames = outcome.frames
+            frames = output.frames
             rates.append(frames / seconds)
-        if rates:
-            rate = statistics.median(rates)
-            with_load = frames / (frames / rate + load)
-            print(
-                f"{clip.name}: {frames} frames, {rate:.1f} frames/s (median of {len(rates)}; "
-                f"range {min(rates):.1f}-{max(rates):.1f}), {with_load:.1f} frames/s with model loading"
-            )
+            for stage, busy in output.stage_seconds.items():
+                spent.setdefault(stage, []).append(busy)
+        rate = statistics.median(rates)
+        with_load = frames / (frames / rate + load)
+        print(
+            f"{clip.name}: {frames} frames, {rate:.1f} frames/s (median of {len(rates)}; "
+            f"range {min(rates):.1f}-{max(rates):.1f}), {with_load:.1f} frames/s with model loading"
+        )
+        print(
+            "  ms per frame working, by stage (median): "
+            + ", ".join(f"{stage} {1000 * statistics.median(v) / frames:.1f}" for stage, v in spent.items())
+        )
     print(f"peak RSS (this process, --jobs 1): {_peak_mib(0):.0f} MiB")
 
 

@@ -102,11 +102,12 @@ class FrameResult:
 
 @dataclass
 class VideoOutput:
-    """A finished input: its table and what the user should be warned about."""
+    """A finished input: its table, what the user should be warned about, and seconds of work per stage."""
 
     table: pd.DataFrame
     frames: int
     warnings: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -485,7 +486,7 @@ class VideoRun:
             )
         if not table["success"].any():
             warnings.append(f"{self.path}: no face found in any of the {count} frames; every row has success=0")
-        return VideoOutput(table=table, frames=count, warnings=warnings)
+        return VideoOutput(table=table, frames=count, warnings=warnings, stage_seconds=self._watch.seconds())
 
     def partial(self) -> pd.DataFrame | None:
         """The frames done so far, after an interruption or failure; None if none.

@@ -65,6 +65,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._busy: dict[str, tuple[int, float, float] | None] = {name: None for name in stages}
         self._last: dict[str, int] = {name: -1 for name in self._busy}
+        self._spent: dict[str, float] = {name: 0.0 for name in self._busy}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stall: Stall | None = None
@@ -77,6 +78,9 @@ class Watchdog:
     def idle(self, stage: str, frame: int) -> None:
         """``stage`` finished ``frame`` and waits for the next one."""
         with self._lock:
+            work = self._busy[stage]
+            if work is not None:
+                self._spent[stage] += self._clock() - work[1]
             self._busy[stage] = None
             self._last[stage] = frame
 
@@ -84,6 +88,11 @@ class Watchdog:
         """The last frame ``stage`` finished (-1 before the first)."""
         with self._lock:
             return self._last[stage]
+
+    def seconds(self) -> dict[str, float]:
+        """Seconds each stage has spent working (not waiting), so far."""
+        with self._lock:
+            return dict(self._spent)
 
     def check(self) -> Stall | None:
         """The longest-stuck stage past the timeout, or None."""
