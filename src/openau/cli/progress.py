@@ -7,6 +7,7 @@ and errors always (one line each, ``openau: warning: ...`` /
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -23,7 +24,8 @@ from openau.video.events import (
 
 __all__ = ["Reporter", "PlainReporter", "RichReporter", "make_reporter"]
 
-#: Seconds between two plain progress lines of one input.
+#: Seconds between two plain progress lines of one input (the environment
+#: variable ``OPENAU_PROGRESS_INTERVAL`` overrides it; tests use 0 to see frames flow).
 PLAIN_PROGRESS_INTERVAL = 10.0
 
 
@@ -99,6 +101,7 @@ class PlainReporter(Reporter):
         super().__init__(total, quiet, stream)
         self._started: dict[int, float] = {}
         self._last: dict[int, float] = {}
+        self.interval = float(os.environ.get("OPENAU_PROGRESS_INTERVAL", PLAIN_PROGRESS_INTERVAL))
 
     def show(self, event: Event) -> None:
         now = time.monotonic()
@@ -107,7 +110,7 @@ class PlainReporter(Reporter):
             count = f" ({event.frames} frames)" if event.frames and event.frames > 1 else ""
             self.info(f"{event.input}: started{count}")
         elif isinstance(event, FramesDone):
-            if now - self._last.get(event.job, now) >= PLAIN_PROGRESS_INTERVAL:
+            if now - self._last.get(event.job, now) >= self.interval:
                 self._last[event.job] = now
                 of = f"/{event.total}" if event.total else ""
                 seconds = now - self._started.get(event.job, now)
