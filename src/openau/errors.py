@@ -20,6 +20,7 @@ __all__ = [
     "InputNotFoundError",
     "ExtractionError",
     "StageTimeoutError",
+    "OutputError",
     "OpenAUWarning",
     "DeviceFallbackWarning",
 ]
@@ -83,6 +84,10 @@ class ExtractionError(OpenAUError, RuntimeError):
 
 class StageTimeoutError(ExtractionError, TimeoutError):
     """A pipeline stage made no progress within the stall timeout (the run would have hung)."""
+
+
+class OutputError(OpenAUError, OSError):
+    """An output file could not be written (folder missing or not writable, disk full)."""
 
 
 class OpenAUWarning(UserWarning):

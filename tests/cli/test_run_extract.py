@@ -151,3 +151,41 @@ def test_ctrl_c_leaves_partial_files_and_exits_130(tmp_path, jobs):
         table = pd.read_csv(partial)
         assert 0 < len(table) < 150 and list(table.columns) == video_columns()
         assert not (tmp_path / "out" / f"{clip.stem}.csv").exists()
+
+
+def test_unwritable_output_and_no_inputs(tmp_path, capsys):
+    clip = _clip(tmp_path / "clip.mp4", 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should be")
+    assert main(["extract", str(clip), "-o", str(blocker / "out"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"openau: error: {clip}: cannot write {blocker / 'out' / 'clip.csv'}: ")
+    assert "Traceback" not in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["extract", str(empty), "--folders", "images"]) == 1
+    assert f"no image or video found in {empty}" in capsys.readouterr().err
+
+
+def test_rich_progress_reporter_runs(tmp_path):
+    import io
+
+    from openau.cli.progress import RichReporter
+    from openau.video.events import FramesDone, InputFailed, InputFinished, InputStarted, InputWarning
+
+    stream = io.StringIO()
+    reporter = RichReporter(2, quiet=False, stream=stream)
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for event in [
+        InputStarted(0, a, 10),
+        FramesDone(0, a, 5, 10),
+        InputWarning(0, a, "a warning"),
+        InputFinished(0, a, tmp_path / "a.csv", 10, 1.0),
+        InputStarted(1, b, None),
+        InputFailed(1, b, f"{b}: broken"),
+    ]:
+        reporter(event)
+    reporter.close()
+    text = stream.getvalue()
+    assert "openau: warning: a warning" in text and f"openau: error: {b}: broken" in text
+    assert (reporter.finished, reporter.failed, reporter.warned) == (1, 1, 1)

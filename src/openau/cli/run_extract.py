@@ -161,6 +161,8 @@ def run(args) -> int:
             jobs.extend(expand_inputs([item], config.folders))
         except OpenAUError as exc:  # a glob matching nothing fails alone, like a missing file
             bad_patterns.append(str(exc))
+    if not jobs and not bad_patterns:
+        raise InputError(f"no image or video found in {' '.join(args.inputs)}")
     outputs = plan_outputs(jobs, args.output, config.output_format) if jobs else []
     reporter = make_reporter(len(jobs) + len(bad_patterns), args.quiet)
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from openau.errors import ExtractionError, InputError, OpenAUError
+from openau.errors import ExtractionError, InputError, OpenAUError, OutputError
 from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
 from openau.video.config import ExtractConfig
 from openau.video.engine import VideoRun, analyse_image_file
@@ -192,7 +192,10 @@ def process_input(
             emit(FramesDone(job, source.path, result.frames, result.frames))
         written = None
         if output is not None:
-            written = write_table(result.table, output, config.output_format, image=source.kind == "image")
+            try:
+                written = write_table(result.table, output, config.output_format, image=source.kind == "image")
+            except OSError as exc:
+                raise OutputError(f"{source.path}: cannot write {output}: {exc.strerror or exc}") from None
         for message in result.warnings:
             emit(InputWarning(job, source.path, message))
         seconds = time.monotonic() - started
@@ -218,6 +221,15 @@ def process_input(
         emit(InputFailed(job, source.path, message, trace, partial))
         frames = run.frames_done if run is not None else 0
         return Outcome(job=job, input=source.path, frames=frames, error=message, traceback=trace, partial=partial)
+
+
+def _size(path: Path) -> int:
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _ignore(event) -> None:
@@ -270,6 +282,9 @@ def run_batch(
     if pending and config.jobs > 1 and len(pending) > 1:
         from openau.video.pool import run_pool
 
+        # Longest first (file size standing in for frames), so one long input
+        # does not run alone at the end while the other workers idle.
+        pending.sort(key=lambda item: -_size(item[1].path))
         for outcome in run_pool(pending, config, emit):
             outcomes[outcome.job] = outcome
     elif pending:

@@ -274,7 +274,11 @@ class _Pool:
                 if not worker.ready and self.setup_error is None:
                     # Dying before loading the stages would repeat in every replacement.
                     self.setup_error = (
-                        ExtractionError(f"a worker process could not start (exit code {code})"),
+                        ExtractionError(
+                            f"a worker process could not start (exit code {code}); when a script calls "
+                            "openau.extract_many with jobs > 1, put the call under "
+                            "`if __name__ == \"__main__\":` (worker processes are started with spawn)"
+                        ),
                         "",
                     )
                     continue
