@@ -131,7 +131,13 @@ def bench_batch(args) -> None:
     from openau.video.batch import run_batch
     from openau.video.sources import expand_inputs
 
-    clips = [c for c in args.batch]
+    folder = Path(tempfile.mkdtemp(prefix="openau-bench-"))
+    clips = []
+    for copy in range(args.copies):  # distinct names: a batch keeps each path once
+        for clip in args.batch:
+            link = folder / f"{clip.stem}_{copy}{clip.suffix}"
+            link.symlink_to(clip.resolve())
+            clips.append(link)
     jobs = expand_inputs(clips)
     walls = {}
     frames = 0
@@ -196,6 +202,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="workers for --batch (default 2)")
     parser.add_argument("--batch", nargs="*", type=Path, help="clips for the --jobs throughput comparison")
+    parser.add_argument("--copies", type=int, default=1, help="each --batch clip this many times")
     parser.add_argument("--loop", type=int, metavar="FRAMES", help="loop the first clip to this many frames")
     args = parser.parse_args(argv)
     for name in _THREAD_VARS:
