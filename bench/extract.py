@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def bench_batch(args) -> None:
     for copy in range(args.copies):  # distinct names: a batch keeps each path once
         for clip in args.batch:
             link = folder / f"{clip.stem}_{copy}{clip.suffix}"
-            link.symlink_to(clip.resolve())
+            shutil.copyfile(clip, link)
             clips.append(link)
     jobs = expand_inputs(clips)
     walls = {}
