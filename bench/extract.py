@@ -50,6 +50,14 @@ def _rss_mib() -> float:
         return 0.0
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process and its waited-for children."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _peak_mib(who: int) -> float:
     import resource
 
@@ -144,10 +152,13 @@ def bench_batch(args) -> None:
     frames = 0
     for n in (1, args.jobs):
         times = []
+        cores = []
         for _ in range(args.repeat):
+            cpu = _cpu_seconds()
             started = time.perf_counter()
             outcomes = run_batch(jobs, [None] * len(jobs), _config(args, n))
             times.append(time.perf_counter() - started)
+            cores.append((_cpu_seconds() - cpu) / times[-1])
             frames = sum(o.frames for o in outcomes)
             failed = [o.error for o in outcomes if not o.ok]
             if failed:
@@ -155,7 +166,8 @@ def bench_batch(args) -> None:
         walls[n] = statistics.median(times)
         print(
             f"batch of {len(jobs)} clips, {frames} frames, --jobs {n}: {walls[n]:.1f} s wall "
-            f"(median of {len(times)}), {frames / walls[n]:.1f} frames/s"
+            f"(median of {len(times)}), {frames / walls[n]:.1f} frames/s, "
+            f"{statistics.median(cores):.2f} cores busy on average"
         )
     print(f"--jobs {args.jobs} / --jobs 1 throughput: {walls[1] / walls[args.jobs]:.2f}x")
     print(f"peak RSS of the largest worker (--jobs {args.jobs}): {_peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
