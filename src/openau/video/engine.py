@@ -193,8 +193,13 @@ class VideoRun:
         self._decoded: queue.Queue = queue.Queue(maxsize=size)
         self._tracked: queue.Queue = queue.Queue(maxsize=size)
         self._analysed: queue.Queue = queue.Queue(maxsize=size)
-        stages.tracker.reset()
-        self._analyser = stages.new_analyser()
+        try:
+            stages.tracker.reset()
+            self._analyser = stages.new_analyser()
+        except BaseException:
+            self._reader.close()
+            raise
+        self._helper: threading.Thread | None = None  # the thread of _watched, once started
         self._threads = [
             threading.Thread(target=self._decode, name="openau-decode", daemon=True),
             threading.Thread(
@@ -406,6 +411,7 @@ class VideoRun:
                 box["error"] = exc
 
         thread = threading.Thread(target=call, name=f"openau-{stage}", daemon=True)
+        self._helper = thread
         self._busy(stage, frame)
         thread.start()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -506,9 +512,14 @@ class VideoRun:
         count = len(self._records)
         if count == 0:
             return None
-        # The analyser may be finished only if no thread is still inside it.
+        # The analyser may be finished only if no thread is still inside it
+        # (a post-processing interrupted by Ctrl-C gets a moment to end; its
+        # result is cached by the analyser).
+        if self._helper is not None:
+            self._helper.join(timeout=_PARTIAL_FINISH_TIMEOUT / 2)
         stuck = self._watch.stall.stage if self._watch.stall is not None else None
-        analyser_done = not self._threads[2].is_alive() and stuck not in ("au", "postprocess")
+        helper_busy = self._helper is not None and self._helper.is_alive()
+        analyser_done = not self._threads[2].is_alive() and not helper_busy and stuck not in ("au", "postprocess")
         self._failure = None  # the partial table is built whatever stopped the run
         self._halt.clear()
         try:
