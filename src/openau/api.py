@@ -25,7 +25,8 @@ from openau.errors import InputError, OpenAUWarning
 from openau.output.writers import output_path
 from openau.video.batch import Outcome, run_batch
 from openau.video.config import ExtractConfig
-from openau.video.engine import FrameResult, VideoOutput, VideoRun, analyse_image_file
+from openau.video.engine import FrameResult, VideoOutput, VideoRun
+from openau.video.images import analyse_image_file
 from openau.video.events import EventCallback, InputWarning
 from openau.video.sources import Input, expand_inputs, output_stems
 from openau.video.stages import Stages, build_stages

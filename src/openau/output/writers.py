@@ -71,7 +71,7 @@ def format_csv(table: pd.DataFrame, decimals: Sequence[int | None]) -> str:
     # prints as C++'s iostream prints the float (promoted to double).
     columns = [table[name].tolist() for name in table.columns]
     lines = [",".join(map(str, table.columns))]
-    lines.extend(row_format % row for row in zip(*columns))
+    lines.extend(row_format % row for row in zip(*columns, strict=True))
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,8 @@ import pandas as pd
 from openau.errors import ExtractionError, InputError, OpenAUError, OutputError
 from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
 from openau.video.config import ExtractConfig
-from openau.video.engine import VideoRun, analyse_image_file
+from openau.video.engine import VideoRun
+from openau.video.images import analyse_image_file
 from openau.video.events import (
     EventCallback,
     FramesDone,
@@ -273,7 +274,7 @@ def run_batch(
     emit = on_event or _ignore
     outcomes: dict[int, Outcome] = {}
     pending: list[tuple[int, Input, Path | None]] = []
-    for job, (source, output) in enumerate(zip(jobs, outputs)):
+    for job, (source, output) in enumerate(zip(jobs, outputs, strict=True)):
         if resume and output is not None and is_complete(output):
             emit(InputSkipped(job, source.path, output))
             outcomes[job] = Outcome(job=job, input=source.path, output=output, skipped=True)

@@ -30,16 +30,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from openau.errors import ExtractionError, InputError, OpenAUError, StageTimeoutError
 from openau.output.layout import N_LANDMARKS, N_LOCAL_PARAMS
-from openau.output.tables import image_table, video_table
+from openau.output.tables import video_table
 from openau.video.config import ExtractConfig
-from openau.video.decode import Frame, VideoReader, read_image
+from openau.video.decode import Frame, VideoReader
 from openau.video.sources import ImageSequenceReader, Input
 from openau.video.stages import LandmarkResultLike, Stages
 from openau.video.watchdog import Stall, Watchdog
@@ -49,7 +48,6 @@ __all__ = [
     "FrameResult",
     "VideoOutput",
     "VideoRun",
-    "analyse_image_file",
     "STALL_STAGE_ENV",
     "STALL_FRAME_ENV",
     "WARMUP_TIMEOUT",
@@ -391,7 +389,7 @@ class VideoRun:
             except queue.Empty:
                 if self._halt.is_set():
                     self._raise_failure()
-                    raise ExtractionError(f"{self.path}: the run was halted")
+                    raise ExtractionError(f"{self.path}: the run was halted") from None
                 continue
             if item is _END:
                 self._done_iterating = True
@@ -536,45 +534,3 @@ class VideoRun:
         finally:
             self._halt.set()
         return self._table(count, pose, landmarks_3d, au)
-
-
-def analyse_image_file(path: Path, stages: Stages) -> VideoOutput:
-    """A still image's FaceLandmarkImg table: one row per face.
-
-    Raises
-    ------
-    InputNotFoundError, InputError
-        The file is missing or not an image.
-    """
-    image = read_image(path)
-    faces = list(stages.analyse_image(image))
-    height, width = image.shape[:2]
-    n = len(faces)
-    if n:
-        params_global = np.stack([np.asarray(f.landmarks.params_global, np.float32) for f in faces])
-        params_local = np.stack([np.asarray(f.landmarks.params_local, np.float32) for f in faces])
-        landmarks_2d = np.stack([np.asarray(f.landmarks.landmarks, np.float32) for f in faces])
-        pose, landmarks_3d = stages.geometry(params_global, params_local, landmarks_2d, width, height)
-        intensity = np.stack([np.asarray(f.intensity, np.float64) for f in faces])
-        presence = np.stack([np.asarray(f.presence, np.float64) for f in faces])
-    else:
-        params_global, params_local, pose = np.zeros((0, 6)), np.zeros((0, N_LOCAL_PARAMS)), np.zeros((0, 6))
-        landmarks_3d, landmarks_2d = np.zeros((0, N_LANDMARKS, 3)), np.zeros((0, N_LANDMARKS, 2))
-        intensity = np.zeros((0, len(stages.intensity_names)))
-        presence = np.zeros((0, len(stages.presence_names)))
-    intensity_names = (faces[0].intensity_names if n else None) or tuple(stages.intensity_names)
-    presence_names = (faces[0].presence_names if n else None) or tuple(stages.presence_names)
-    table = image_table(
-        confidence=np.array([float(f.landmarks.confidence) for f in faces], np.float64),
-        pose=pose,
-        landmarks_2d=landmarks_2d,
-        landmarks_3d=landmarks_3d,
-        params_global=params_global,
-        params_local=params_local,
-        intensity=intensity,
-        presence=presence,
-        intensity_names=intensity_names,
-        presence_names=presence_names,
-    )
-    warnings = [] if n else [f"{path}: no face found; wrote a table with no rows"]
-    return VideoOutput(table=table, frames=1, warnings=warnings)

@@ -128,7 +128,7 @@ def output_stems(jobs: Sequence[Input]) -> list[str]:
         counts[stem] = counts.get(stem, 0) + 1
     unique = [
         f"{stem}_{job.path.suffix.lstrip('.').lower()}" if counts[stem] > 1 and job.path.suffix else stem
-        for stem, job in zip(stems, jobs)
+        for stem, job in zip(stems, jobs, strict=True)
     ]
     taken: dict[str, int] = {}
     result = []
