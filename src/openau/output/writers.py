@@ -55,6 +55,24 @@ def is_complete(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+#: Rows formatted at a time: bounds the memory of writing a long video's CSV.
+_CSV_CHUNK_ROWS = 1000
+
+
+def _csv_chunks(table: pd.DataFrame, decimals: Sequence[int | None]):
+    """The CSV text of ``table`` in pieces: the header line, then blocks of rows."""
+    if len(decimals) != table.shape[1]:
+        raise ValueError(f"{len(decimals)} decimals given for {table.shape[1]} columns")
+    row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
+    yield ",".join(map(str, table.columns)) + "\n"
+    for start in range(0, len(table), _CSV_CHUNK_ROWS):
+        block = table.iloc[start : start + _CSV_CHUNK_ROWS]
+        # tolist() gives Python scalars; a float32 becomes the exact double,
+        # which prints as C++'s iostream prints the float (promoted to double).
+        columns = [block[name].tolist() for name in block.columns]
+        yield "".join(row_format % row + "\n" for row in zip(*columns, strict=True))
+
+
 def format_csv(table: pd.DataFrame, decimals: Sequence[int | None]) -> str:
     """The table as OpenFace writes CSV: header without spaces, fixed-point values.
 
@@ -64,15 +82,7 @@ def format_csv(table: pd.DataFrame, decimals: Sequence[int | None]) -> str:
     decimals : sequence of int or None
         Per column: digits after the point, or None for integers.
     """
-    if len(decimals) != table.shape[1]:
-        raise ValueError(f"{len(decimals)} decimals given for {table.shape[1]} columns")
-    row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
-    # tolist() gives Python scalars; a float32 becomes the exact double, which
-    # prints as C++'s iostream prints the float (promoted to double).
-    columns = [table[name].tolist() for name in table.columns]
-    lines = [",".join(map(str, table.columns))]
-    lines.extend(row_format % row for row in zip(*columns, strict=True))
-    return "\n".join(lines) + "\n"
+    return "".join(_csv_chunks(table, decimals))
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -87,8 +97,14 @@ def _write_atomic(path: Path, write) -> None:
 
 def _writer(table: pd.DataFrame, output_format: str, image: bool):
     if output_format == "csv":
-        text = format_csv(table, column_decimals(list(table.columns), image=image))
-        return lambda target: target.write_text(text, encoding="ascii", newline="\n")
+        decimals = column_decimals(list(table.columns), image=image)
+
+        def write(target: Path) -> None:
+            with open(target, "w", encoding="ascii", newline="\n") as handle:
+                for piece in _csv_chunks(table, decimals):
+                    handle.write(piece)
+
+        return write
     if output_format == "parquet":
         return lambda target: table.to_parquet(target, index=False)
     raise ValueError(f"output_format must be 'csv' or 'parquet', got {output_format!r}")
