@@ -54,15 +54,18 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="output format (default: csv)")
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default: 1)")
     parser.add_argument(
-        "--device", default="auto", help="where networks run: auto, cpu, cuda, cuda:N, ... (default: auto)"
+        "--device",
+        default="auto",
+        help="where the face detector's networks run: auto, cpu, cuda, coreml, directml, openvino "
+        "(default: auto, the best accelerator that starts, else the CPU)",
     )
     parser.add_argument("--models", type=Path, metavar="DIR", help="OpenFace 2.2 model folder")
     parser.add_argument(
         "--landmarks",
         type=Path,
         metavar="TABLE",
-        help="use these landmarks (a CSV with OpenFace's frame, success, x_*, y_* columns) "
-        "instead of tracking; AUs only, for one video",
+        help="for one video: take the landmarks from this table (a CSV with OpenFace's frame, "
+        "success, x_*, y_* columns) instead of tracking, and compute AUs, pose and PDM parameters",
     )
     parser.add_argument("--resume", action="store_true", help="skip inputs whose complete output exists")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress or information (warnings and errors still show)")

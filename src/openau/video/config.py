@@ -52,7 +52,8 @@ class ExtractConfig:
         linked installation, the per-user folder; see ``openau models``).
     device : str
         ``"auto"`` (an accelerator when one is usable, else the CPU), ``"cpu"``,
-        ``"cuda"``, ``"cuda:1"``, ... Passed to the stages that run networks.
+        ``"cuda"``, ``"coreml"``, ``"directml"``, ``"openvino"``: where the
+        face detector's networks run.
     output_format : {"csv", "parquet"}
         Format of the files written by the batch runner and the CLI.
     timestamps : {"pts", "openface"}
