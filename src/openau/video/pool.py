@@ -136,8 +136,13 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
     send = _Sender(messages, worker)
     beating = threading.Event()
 
+    parent = mp.parent_process()
+
     def heartbeat() -> None:
         while not beating.wait(_HEARTBEAT):
+            if parent is not None and not parent.is_alive():
+                stop.set()  # an orphan: stop like after Ctrl-C, leaving .partial files
+                return
             send("alive")
 
     threading.Thread(target=heartbeat, name="openau-heartbeat", daemon=True).start()
@@ -168,7 +173,10 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
     finally:
         beating.set()
         messages.close()
-        messages.join_thread()  # flush what was sent before the process ends
+        if parent is not None and not parent.is_alive():
+            messages.cancel_join_thread()  # nobody reads: flushing would block forever
+        else:
+            messages.join_thread()  # flush what was sent before the process ends
 
 
 class _Worker:
