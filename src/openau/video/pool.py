@@ -42,7 +42,7 @@ from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
 from openau.video.stages import build_stages
 
-__all__ = ["run_pool", "worker_threads", "THREAD_ENV_VARS"]
+__all__ = ["run_pool", "worker_threads", "limit_threads", "THREAD_ENV_VARS"]
 
 #: Environment variables that cap the threads of the numeric libraries.
 THREAD_ENV_VARS = (
@@ -68,6 +68,27 @@ def worker_threads(config: ExtractConfig, workers: int) -> int:
     if config.threads is not None:
         return config.threads
     return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def limit_threads(threads: int) -> None:
+    """Cap the threads of the numeric libraries already loaded in this process.
+
+    OpenCV and numba can be capped at any time; BLAS reads its environment
+    variable when numpy loads, so it is capped here only through
+    ``threadpoolctl`` when that is installed (spawned workers get the
+    environment variables instead, see :func:`_child_start`).
+    """
+    import cv2
+
+    cv2.setNumThreads(threads)
+    with contextlib.suppress(ImportError, ValueError):
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
 
 
 @contextlib.contextmanager
@@ -148,6 +169,7 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
     threading.Thread(target=heartbeat, name="openau-heartbeat", daemon=True).start()
     try:
         try:
+            limit_threads(worker_threads(config, 1))
             stages = build_stages(config)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
             send("setup_failed", _portable(exc), "".join(traceback.format_exception(exc)))
