@@ -23,4 +23,22 @@ __all__ = [
     "ModelsNotFoundError",
     "InputError",
     "InputNotFoundError",
+    "ExtractConfig",
+    "Extractor",
+    "extract_many",
 ]
+
+# Names served by openau.api, imported on first access (pandas, PyAV, the stages).
+_API = frozenset({"ExtractConfig", "Extractor", "extract_many"})
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from openau import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _API)

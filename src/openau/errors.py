@@ -18,6 +18,9 @@ __all__ = [
     "LicenseNotAcceptedError",
     "InputError",
     "InputNotFoundError",
+    "ExtractionError",
+    "StageTimeoutError",
+    "OutputError",
     "OpenAUWarning",
     "DeviceFallbackWarning",
 ]
@@ -69,6 +72,22 @@ class InputError(OpenAUError, ValueError):
 
 class InputNotFoundError(OpenAUError, FileNotFoundError):
     """An input path does not exist."""
+
+
+class ExtractionError(OpenAUError, RuntimeError):
+    """Extraction of one input failed: a stage raised, or a worker died.
+
+    The message names the input, the stage and the frame; ``__cause__`` is the
+    stage's own exception (with its traceback) when the stage raised.
+    """
+
+
+class StageTimeoutError(ExtractionError, TimeoutError):
+    """A pipeline stage made no progress within the stall timeout (the run would have hung)."""
+
+
+class OutputError(OpenAUError, OSError):
+    """An output file could not be written (folder missing or not writable, disk full)."""
 
 
 class OpenAUWarning(UserWarning):

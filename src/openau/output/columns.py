@@ -8,6 +8,10 @@ Values are printed in fixed point with the decimals of :func:`decimals`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 __all__ = [
     "N_LANDMARKS",
     "N_EYE_LANDMARKS",
@@ -23,7 +27,12 @@ __all__ = [
     "params_local_columns",
     "au_columns",
     "openface_columns",
+    "video_columns",
+    "image_columns",
     "decimals",
+    "column_dtypes",
+    "INTENSITY_AUS",
+    "PRESENCE_AUS",
 ]
 
 N_LANDMARKS = 68
@@ -105,6 +114,29 @@ def openface_columns(
     return tuple(columns)
 
 
+def _produced(
+    meta: tuple[str, ...], intensity: Sequence[str], presence: Sequence[str]
+) -> list[str]:
+    # Gaze and eye landmarks are left out rather than filled until openau
+    # computes gaze, so a script needing them fails loudly instead of reading zeros.
+    body = openface_columns(gaze=False, aus=False)[len(VIDEO_META) :]
+    return list(meta) + list(body) + list(au_columns(tuple(intensity), tuple(presence)))
+
+
+def video_columns(
+    intensity: Sequence[str] = INTENSITY_AUS, presence: Sequence[str] = PRESENCE_AUS
+) -> list[str]:
+    """FeatureExtraction's columns that openau produces, in OpenFace's order."""
+    return _produced(VIDEO_META, intensity, presence)
+
+
+def image_columns(
+    intensity: Sequence[str] = INTENSITY_AUS, presence: Sequence[str] = PRESENCE_AUS
+) -> list[str]:
+    """FaceLandmarkImg's columns that openau produces, in OpenFace's order."""
+    return _produced(IMAGE_META, intensity, presence)
+
+
 def decimals(column: str, video: bool = True) -> int | None:
     """Decimals OpenFace prints for a column; None for integer columns.
 
@@ -139,3 +171,24 @@ def decimals(column: str, video: bool = True) -> int | None:
     if head in ("x", "y", "X", "Y", "Z") and index.isdigit():
         return 1
     raise KeyError(f"{column!r} is not an OpenFace CSV column")
+
+
+def column_dtypes(columns: Sequence[str]) -> dict[str, np.dtype]:
+    """The dtype each column has in tables (DataFrame, Parquet).
+
+    Counters are ``int32``; ``success`` is ``uint8`` (0/1, so ``df.success == 1``
+    works as with OpenFace's CSV); values OpenFace computes in single precision
+    (pose, landmarks, PDM parameters) are ``float32``; timestamps, confidence
+    and AU values are ``float64``.
+    """
+    dtypes: dict[str, np.dtype] = {}
+    for name in columns:
+        if name in ("frame", "face_id", "face"):
+            dtypes[name] = np.dtype(np.int32)
+        elif name == "success":
+            dtypes[name] = np.dtype(np.uint8)
+        elif name in ("timestamp", "confidence") or name.startswith("AU"):
+            dtypes[name] = np.dtype(np.float64)
+        else:
+            dtypes[name] = np.dtype(np.float32)
+    return dtypes

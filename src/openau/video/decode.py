@@ -86,7 +86,9 @@ class Frame:
 
 
 def _open_error(path: Path, exc: Exception) -> InputError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # FFmpeg errors carry their reason in strerror; str() adds the errno and path.
+    text = getattr(exc, "strerror", None) or str(exc)
+    reason = text.splitlines()[0] if text else type(exc).__name__
     return InputError(f"{path}: not a readable video ({reason}); check that the file is a complete video")
 
 

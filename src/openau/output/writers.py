@@ -1,0 +1,140 @@
+"""Writing tables: OpenFace-formatted CSV, Parquet, atomic files and ``.partial`` files.
+
+No work is lost and no half-written file is ever taken for a complete one:
+
+- A complete output is written to a temporary file in the destination folder
+  and renamed over the destination (atomic on every supported system), so
+  the output file exists only once it is whole. ``--resume`` therefore skips
+  an input exactly when its output file exists.
+- When a run is interrupted or an input fails midway, what was done is
+  written to ``<output>.partial`` (same columns, frames done so far; see
+  :func:`write_partial`). A later complete run removes it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from openau.output.columns import decimals as column_decimals
+
+__all__ = [
+    "FORMAT_SUFFIX",
+    "PARTIAL_SUFFIX",
+    "output_path",
+    "partial_path",
+    "is_complete",
+    "format_csv",
+    "write_table",
+    "write_partial",
+]
+
+FORMAT_SUFFIX = {"csv": ".csv", "parquet": ".parquet"}
+PARTIAL_SUFFIX = ".partial"
+
+
+def output_path(folder: Path, stem: str, output_format: str) -> Path:
+    """Where the table of an input with output stem ``stem`` goes in ``folder``."""
+    return Path(folder) / f"{stem}{FORMAT_SUFFIX[output_format]}"
+
+
+def partial_path(path: Path) -> Path:
+    """The ``.partial`` file beside an output file (``clip.csv`` -> ``clip.csv.partial``)."""
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def is_complete(path: Path) -> bool:
+    """Whether a complete output exists at ``path``.
+
+    Outputs appear only by an atomic rename of a finished file, so existence
+    (and a non-empty file) means complete.
+    """
+    return path.is_file() and path.stat().st_size > 0
+
+
+#: Rows formatted at a time: bounds the memory of writing a long video's CSV.
+_CSV_CHUNK_ROWS = 1000
+
+
+def _csv_chunks(table: pd.DataFrame, decimals: Sequence[int | None]):
+    """The CSV text of ``table`` in pieces: the header line, then blocks of rows."""
+    if len(decimals) != table.shape[1]:
+        raise ValueError(f"{len(decimals)} decimals given for {table.shape[1]} columns")
+    row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
+    yield ",".join(map(str, table.columns)) + "\n"
+    for start in range(0, len(table), _CSV_CHUNK_ROWS):
+        block = table.iloc[start : start + _CSV_CHUNK_ROWS]
+        # tolist() gives Python scalars; a float32 becomes the exact double,
+        # which prints as C++'s iostream prints the float (promoted to double).
+        columns = [block[name].tolist() for name in block.columns]
+        yield "".join(row_format % row + "\n" for row in zip(*columns, strict=True))
+
+
+def format_csv(table: pd.DataFrame, decimals: Sequence[int | None]) -> str:
+    """The table as OpenFace writes CSV: header without spaces, fixed-point values.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    decimals : sequence of int or None
+        Per column: digits after the point, or None for integers.
+    """
+    return "".join(_csv_chunks(table, decimals))
+
+
+def _write_atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _writer(table: pd.DataFrame, output_format: str, image: bool):
+    if output_format == "csv":
+        decimals = [column_decimals(name, video=not image) for name in table.columns]
+
+        def write(target: Path) -> None:
+            with open(target, "w", encoding="ascii", newline="\n") as handle:
+                for piece in _csv_chunks(table, decimals):
+                    handle.write(piece)
+
+        return write
+    if output_format == "parquet":
+        return lambda target: table.to_parquet(target, index=False)
+    raise ValueError(f"output_format must be 'csv' or 'parquet', got {output_format!r}")
+
+
+def write_table(table: pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
+    """Write a complete table atomically and remove a stale ``.partial`` beside it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    path : Path
+    output_format : {"csv", "parquet"}
+    image : bool
+        FaceLandmarkImg's CSV precision (see :func:`openau.output.columns.decimals`).
+    """
+    path = Path(path)
+    _write_atomic(path, _writer(table, output_format, image))
+    partial_path(path).unlink(missing_ok=True)
+    return path
+
+
+def write_partial(table: pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
+    """Write what was done of an input to ``<path>.partial`` (atomically); returns that path.
+
+    The table has the complete output's columns for the frames processed.
+    Its AU columns went through the offline post-processing over those frames
+    only, so they can differ from a complete run's near the end; they are left
+    out when the AU stage could not finish.
+    """
+    target = partial_path(Path(path))
+    _write_atomic(target, _writer(table, output_format, image))
+    return target
