@@ -318,6 +318,35 @@ def openface_timings(reference: Path) -> dict[str, dict]:
     return timings
 
 
+def openface_image_timings(reference: Path) -> dict[str, dict]:
+    """OpenFace 2.2's FaceLandmarkImg timings from the reference README, by folder name (``single_face_jpg``).
+
+    Returns
+    -------
+    dict
+        ``{"single_face_jpg": {"file": "single_face.jpg", "faces": 1,
+        "seconds_range": [0.53, 0.59], "peak_rss_mib": 169}, ...}``; empty
+        when the README or its table is absent.
+    """
+    readme = reference / "README.md"
+    if not readme.is_file():
+        return {}
+    row = re.compile(rf"^\|\s*(\S+\.\w+)\s*\|\s*(\d+)\s*\|\s*{_NUMBER}-{_NUMBER}\s*\|\s*{_NUMBER}\s*\|\s*$")
+    timings = {}
+    for line in readme.read_text().splitlines():
+        match = row.match(line.strip())
+        if match:
+            file, faces, low, high, rss = match.groups()
+            name = Path(file)
+            timings[f"{name.stem}_{name.suffix[1:]}"] = {
+                "file": file,
+                "faces": int(faces),
+                "seconds_range": [float(low), float(high)],
+                "peak_rss_mib": float(rss),
+            }
+    return timings
+
+
 def openface_machine(reference: Path) -> str | None:
     """The sentence of the reference README that names the machine OpenFace was timed on."""
     readme = reference / "README.md"

@@ -96,6 +96,15 @@ def speed_section(speed: dict) -> list[str]:
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} | {_f(row['peak_rss_mib_one_core'], 0)} "
                 f"| {_f(of.get('peak_rss_mib'), 0)} |"
             )
+        images = whole.get("images") or []
+        if images:
+            openface_images = speed.get("openface_images", {})
+            parts = []
+            for row in images:
+                of = openface_images.get(row["image"])
+                theirs = f" (OpenFace {'-'.join(f'{v:.2f}' for v in of['seconds_range'])} s)" if of else ""
+                parts.append(f"{row['image']} ({row['faces']} faces) {_f(row['seconds_one_core'], 2)} s{theirs}")
+            lines += ["", "One image, whole process on one core: " + "; ".join(parts) + "."]
         lines.append("")
     inproc = speed.get("in_process")
     if inproc and inproc["clips"]:

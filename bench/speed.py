@@ -7,8 +7,9 @@ Three kinds of figures, per clip:
   way the reference README times OpenFace: pinned to one core (``taskset -c``,
   or the process's CPU affinity where ``taskset`` is missing; not pinned
   where neither exists, and the report says so), and with default threads.
-  Peak RSS of the process. ``--jobs N`` (N > 1) adds one batch run of all
-  clips with ``--jobs N``.
+  Peak RSS of the process. Images (FaceLandmarkImg's inputs): seconds per
+  image on one core, start-up included. ``--jobs N`` (N > 1) adds one batch
+  run of all clips with ``--jobs N``.
 - **in process, per stage**: the real engine (:class:`openau.video.engine.VideoRun`,
   its threads and queues) with each stage wrapped by a clock, in this
   process with numpy/BLAS, numba, OpenCV and ONNX Runtime capped at
@@ -18,11 +19,12 @@ Three kinds of figures, per clip:
   descriptor, running medians, SVR/SVM scores), post-process (AU
   post-processing, pose and 3-D landmarks), write (OpenFace-formatted CSV),
   and ``other`` (the rest of the process's CPU time during the run: engine
-  threads, queues, building the table). CPU time is counted per thread, so
+  threads, queues, building the table, and any library thread the caps
+  missed, e.g. a spinning BLAS worker). CPU time is counted per thread, so
   waiting for a core on a busy machine does not inflate it. Also the
   engine's wall-clock frames/s (models loaded, kernels warm), model loading
   seconds and this process's peak RSS.
-- **OpenFace 2.2**: its figures from the reference README's timing table.
+- **OpenFace 2.2**: its figures from the reference README's timing tables.
 
 Repeats (``--repeat``, default 3) give medians; the machine may be shared, so
 say so when quoting. Writes ``speed.md`` and ``speed.json`` to ``--out``.
@@ -44,6 +46,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench._common import (
+    IMAGE_SUFFIXES,
     RESULTS_DIR,
     blas_capped,
     cap_threads,
@@ -51,6 +54,7 @@ from bench._common import (
     default_reference,
     machine_info,
     machine_markdown,
+    openface_image_timings,
     openface_machine,
     openface_timings,
     peak_rss_mib,
@@ -61,6 +65,8 @@ from bench._common import (
 #: Stages in pipeline order, as reported.
 STAGES = ("decode", "detect", "landmarks", "PDM fit", "align", "FHOG", "predict", "post-process", "write")
 OTHER = "other"
+#: Frames run untimed before a clip's timed runs.
+WARM_UP_FRAMES = 30
 
 
 class StageClock:
@@ -171,11 +177,12 @@ def _run_engine(path: Path, stages, config) -> tuple[object, float]:
     return output, time.perf_counter() - started
 
 
-def _warm_up(path: Path, stages, config, frames: int = 30) -> float:
+def _warm_up(path: Path, stages, config, frames: int | None = None) -> float:
     """Run the first frames of a clip untimed (numba cache loads or compiles, ONNX sessions open)."""
     from openau.video.engine import VideoRun
     from openau.video.sources import Input
 
+    frames = frames or WARM_UP_FRAMES
     started = time.perf_counter()
     with VideoRun(Input(path, "video"), stages, config) as run:
         for result in run:
@@ -292,10 +299,11 @@ def run_cli(inputs: list[Path], models: Path, out: Path, env: dict, pin: int | N
 
 
 def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: int, jobs: int, env: dict,
-                          device: str = "cpu", log=None) -> dict:  # fmt: skip
-    """``openau extract`` per clip, pinned to one core and with default threads; a ``--jobs`` batch."""
+                          device: str = "cpu", log=None, images: list[tuple[str, Path]] = ()) -> dict:  # fmt: skip
+    """``openau extract`` per clip, pinned to one core and with default threads; each image pinned; a ``--jobs`` batch."""
     cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     results = []
+    image_results = []
     pinned_how = None
     with tempfile.TemporaryDirectory(prefix="openau-speed-cli-") as folder:
         out = Path(folder) / "out"
@@ -316,6 +324,18 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
             if log:
                 log(f"whole process {name}: {row['fps_one_core']:.1f} frames/s on one core, "
                     f"{row['fps_default']:.1f} with default threads")  # fmt: skip
+        for name, path in images:
+            runs = [run_cli([path], models, out, env, cpu, device=device) for _ in range(repeat)]
+            seconds = [r["seconds"] for r in runs]
+            image_results.append({
+                "image": name,
+                "faces": runs[0]["frames"],
+                "seconds_one_core": statistics.median(seconds),
+                "seconds_one_core_range": [min(seconds), max(seconds)],
+                "peak_rss_mib_one_core": max((r["peak_rss_mib"] or 0) for r in runs) or None,
+            })  # fmt: skip
+            if log:
+                log(f"whole process {name}: {statistics.median(seconds):.2f} s on one core")
         batch = None
         if jobs > 1:
             runs = [run_cli([p for _, p in clips], models, out, env, jobs=jobs, device=device) for _ in range(repeat)]
@@ -330,7 +350,7 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
             }
             if log:
                 log(f"batch of {len(clips)} clips, --jobs {jobs}: {batch['fps']:.1f} frames/s")
-    return {"pinned_by": pinned_how, "repeat": repeat, "clips": results, "batch": batch}
+    return {"pinned_by": pinned_how, "repeat": repeat, "clips": results, "images": image_results, "batch": batch}
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -363,6 +383,23 @@ def to_markdown(data: dict) -> str:
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} "
                 f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(of.get('peak_rss_mib'), 0)} |"
             )
+        images = whole.get("images") or []
+        if images:
+            openface_images = data.get("openface_images", {})
+            lines += [
+                "",
+                "Images, whole process on one core (seconds, start-up and model loading included):",
+                "",
+                "| image | faces | openau s | OpenFace s | openau peak RSS (MiB) | OpenFace peak RSS (MiB) |",
+                "|---|---|---|---|---|---|",
+            ]
+            for row in images:
+                of = openface_images.get(row["image"], {})
+                span = "-".join(f"{v:.2f}" for v in of["seconds_range"]) if of else "n/a"
+                lines.append(
+                    f"| {row['image']} | {row['faces']} | {_f(row['seconds_one_core'], 2)} | {span} "
+                    f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(of.get('peak_rss_mib'), 0)} |"
+                )
         batch = whole.get("batch")
         if batch:
             lines += ["", f"Batch of {batch['clips']} clips with `--jobs {batch['jobs']}`: {batch['frames']} frames "
@@ -378,6 +415,8 @@ def to_markdown(data: dict) -> str:
             f"Threads per numeric library: {threads}"
             + (f" (BLAS capped by {inproc['blas_capped_by']})" if inproc.get("blas_capped_by") else "")
             + f"; face detector on {inproc['device']}. Model loading {inproc['model_load_s']:.2f} s; "
+            f"first {WARM_UP_FRAMES} frames of the first clip (numba kernels loaded from cache or compiled, "
+            f"ONNX Runtime sessions opened) {inproc['clips'][0]['warm_up_s']:.2f} s; "
             f"peak RSS of this process {_f(inproc['peak_rss_mib'], 0)} MiB; medians of {inproc['repeat']} runs. "
             "Engine frames/s: the threaded engine, models loaded and kernels warm, without writing.",
             "",
@@ -395,12 +434,16 @@ def to_markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
-def _clips(args) -> list[tuple[str, Path]]:
-    """(name, video) pairs: reference folder names, or paths to videos."""
+def _inputs(args) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """(videos, images) as (name, path) pairs: from reference folder names, or files given."""
     if args.clips and all(Path(c).is_file() for c in args.clips):
-        return [(Path(c).stem, Path(c)) for c in args.clips]
+        paths = [Path(c) for c in args.clips]
+        videos = [(p.stem, p) for p in paths if p.suffix.lower() not in IMAGE_SUFFIXES]
+        images = [(f"{p.stem}_{p.suffix[1:]}", p) for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
+        return videos, images
     sources = reference_inputs(args.reference.resolve(), args.media, args.clips)
-    return [(s.name, s.media) for s in sources if s.kind == "video"]
+    videos = [(s.name, s.media) for s in sources if s.kind == "video"]
+    return videos, [(s.name, s.media) for s in sources if s.kind == "image"]
 
 
 def main(argv: list[str]) -> int:
@@ -424,17 +467,20 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)  # the child processes run as a user's would, before this process caps threads
     if "in-process" not in args.skip:
         cap_threads(args.threads or None)  # before numpy loads (BLAS reads its thread count then)
-    clips = _clips(args)
+    clips, images = _inputs(args)
     if not clips:
         raise SystemExit("no video clips to time (see --clips, --reference)")
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     data = {
         "machine": machine_info(),
         "openface": openface_timings(args.reference),
+        "openface_images": openface_image_timings(args.reference),
         "openface_machine": openface_machine(args.reference),
     }
     if "whole-process" not in args.skip:
-        data["whole_process"] = measure_whole_process(clips, args.models, args.repeat, args.jobs, env, args.device, log)
+        data["whole_process"] = measure_whole_process(
+            clips, args.models, args.repeat, args.jobs, env, args.device, log, images
+        )
     if "in-process" not in args.skip:
         threads = args.threads or None
         data["in_process"] = measure_in_process(clips, args.models, threads, args.repeat, args.device, log)

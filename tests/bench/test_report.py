@@ -90,10 +90,13 @@ def test_readme_section_is_generated_from_the_reports(accuracy_reports, tmp_path
     speed_data = {
         "machine": noisy["machine"],
         "openface": _common.openface_timings(reference_dir),
+        "openface_images": _common.openface_image_timings(reference_dir),
         "openface_machine": _common.openface_machine(reference_dir),
         "whole_process": {"pinned_by": "taskset -c 0", "repeat": 1, "batch": None, "clips": [
             {"clip": CLIP, "frames": 72, "fps_one_core": 12.345, "fps_default": 23.456,
-             "peak_rss_mib_one_core": 400.0, "peak_rss_mib_default": 410.0}]},
+             "peak_rss_mib_one_core": 400.0, "peak_rss_mib_default": 410.0}],
+            "images": [{"image": "multi_face_jpg", "faces": 5, "seconds_one_core": 1.234,
+                        "peak_rss_mib_one_core": 300.0}]},
     }  # fmt: skip
     (results / "speed.json").write_text(json.dumps(speed_data))
     before = "# title\n\nfirst screen\n\n" + readme.BEGIN + "\nold\n" + readme.END + "\n\n## Licences\nkept\n"
@@ -107,6 +110,7 @@ def test_readme_section_is_generated_from_the_reports(accuracy_reports, tmp_path
     run = noisy["runs"][0]
     assert f"{run['summary']['min_r']:.3f} / {run['summary']['max_mae']:.3f}" in after
     assert "| single_face | 72 | 12.3 | 38.3 | 23.5 | 48.2 | 400 | 306 |" in after  # OpenFace's from its README
+    assert "multi_face_jpg (5 faces) 1.23 s (OpenFace 0.65-0.66 s)" in after
     assert noisy["machine"]["date"] in after
     # Running it again changes nothing.
     assert readme.main(["--results", str(results), "--readme", str(path)]) == 0
@@ -147,6 +151,9 @@ def test_openface_timings_are_read_from_the_reference_readme(reference_dir):
     assert timings["video01"]["fps_default_range"] == [99.3, 103.1]
     assert timings["no_face"]["peak_rss_mib"] == 302
     assert "Xeon" in _common.openface_machine(reference_dir)
+    images = _common.openface_image_timings(reference_dir)
+    assert images["multi_face_jpg"] == {"file": "multi_face.jpg", "faces": 5, "seconds_range": [0.65, 0.66],
+                                        "peak_rss_mib": 172}  # fmt: skip
 
 
 def test_thread_variables_match_the_engines():
