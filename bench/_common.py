@@ -356,5 +356,5 @@ def openface_machine(reference: Path) -> str | None:
     timing = text.split("## Timing", 1)[-1]
     for paragraph in timing.split("\n\n"):
         if paragraph.strip().startswith("OpenFace 2.2 on"):
-            return " ".join(paragraph.split())
+            return " ".join(paragraph.split()).rstrip(".")
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from bench._common import RESULTS_DIR, ROOT
@@ -77,24 +78,27 @@ def speed_section(speed: dict) -> list[str]:
     lines = []
     openface = speed.get("openface", {})
     whole = speed.get("whole_process")
+    inproc = speed.get("in_process")
+    engine = {row["clip"]: row["engine_fps"] for row in (inproc or {}).get("clips", [])}
     if whole:
         lines += [
             f"Whole-process speed of `openau extract CLIP` (models loaded each run; {_machine(speed['machine'])}; "
             f"one core: {whole['pinned_by']}; median of {whole['repeat']}) beside OpenFace 2.2's "
             "`FeatureExtraction` as timed in its reference README"
-            + (f" ({speed['openface_machine']})" if speed.get("openface_machine") else "")
-            + ". Frames per second, higher is better; peak resident memory in MiB.",
+            + (f" ({speed['openface_machine'].rstrip('.')})" if speed.get("openface_machine") else "")
+            + ". Frames per second, higher is better; peak resident memory in MiB. The last column is "
+            "openau in one process with its models loaded and kernels warm (no start-up), one thread per library.",
             "",
             "| clip | frames | openau, 1 core | OpenFace, 1 core | openau, default threads "
-            "| OpenFace, default threads | openau MiB | OpenFace MiB |",
-            "|---|---|---|---|---|---|---|---|",
+            "| OpenFace, default threads | openau MiB | OpenFace MiB | openau, models loaded |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in whole["clips"]:
             of = openface.get(row["clip"], {})
             lines.append(
                 f"| {row['clip']} | {row['frames']} | {_f(row['fps_one_core'])} | {_f(of.get('fps_one_core'))} "
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} | {_f(row['peak_rss_mib_one_core'], 0)} "
-                f"| {_f(of.get('peak_rss_mib'), 0)} |"
+                f"| {_f(of.get('peak_rss_mib'), 0)} | {_f(engine.get(row['clip']))} |"
             )
         images = whole.get("images") or []
         if images:
@@ -103,22 +107,33 @@ def speed_section(speed: dict) -> list[str]:
             for row in images:
                 of = openface_images.get(row["image"])
                 theirs = f" (OpenFace {'-'.join(f'{v:.2f}' for v in of['seconds_range'])} s)" if of else ""
-                parts.append(f"{row['image']} ({row['faces']} faces) {_f(row['seconds_one_core'], 2)} s{theirs}")
+                faces = f"{row['faces']} face" + ("s" if row["faces"] != 1 else "")
+                parts.append(f"{row['image']} ({faces}) {_f(row['seconds_one_core'], 2)} s{theirs}")
             lines += ["", "One image, whole process on one core: " + "; ".join(parts) + "."]
         lines.append("")
-    inproc = speed.get("in_process")
     if inproc and inproc["clips"]:
         rows = {row["clip"]: row for row in inproc["clips"]}
         row = rows.get(STAGE_CLIP) or max(inproc["clips"], key=lambda r: r["frames"])
         stages = ", ".join(f"{name} {_f(ms, 2)}" for name, ms in row["cpu_ms_per_frame"].items())
-        threads = inproc["threads"] or "default"
+        threads = {None: "default threads", 1: "one thread"}.get(inproc["threads"], f"{inproc['threads']} threads")
         lines += [
-            f"Per stage, milliseconds of CPU per frame on {row['clip']} ({threads} thread(s) per library, "
+            f"Per stage, milliseconds of CPU per frame on {row['clip']} ({threads} per library, "
             f"models loaded): {stages}; total {_f(row['cpu_ms_per_frame_total'], 1)} ms. "
             f"Model loading: {_f(inproc['model_load_s'], 2)} s.",
             "",
         ]
     return lines
+
+
+def _wrap(lines: list[str], width: int = 100) -> list[str]:
+    """Paragraph lines wrapped to ``width`` (table rows and headings left alone)."""
+    out = []
+    for line in lines:
+        if line.startswith(("|", "#")) or len(line) <= width:
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+    return out
 
 
 def render_section(accuracy: dict | None, speed: dict | None) -> str:
@@ -132,7 +147,7 @@ def render_section(accuracy: dict | None, speed: dict | None) -> str:
         "Regenerate with `python -m bench accuracy`, `python -m bench speed` and `python -m bench readme` "
         "(reports in `bench/results/`; timings on a shared machine are noisy).",
     ]
-    return "\n".join(lines)
+    return "\n".join(_wrap(lines))
 
 
 def replace_section(text: str, section: str) -> str:

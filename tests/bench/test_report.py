@@ -109,9 +109,9 @@ def test_readme_section_is_generated_from_the_reports(accuracy_reports, tmp_path
     assert "old" not in after
     run = noisy["runs"][0]
     assert f"{run['summary']['min_r']:.3f} / {run['summary']['max_mae']:.3f}" in after
-    assert "| single_face | 72 | 12.3 | 38.3 | 23.5 | 48.2 | 400 | 306 |" in after  # OpenFace's from its README
-    assert "multi_face_jpg (5 faces) 1.23 s (OpenFace 0.65-0.66 s)" in after
-    assert noisy["machine"]["date"] in after
+    assert "| single_face | 72 | 12.3 | 38.3 | 23.5 | 48.2 | 400 | 306 | n/a |" in after  # OpenFace's from its README
+    assert "multi_face_jpg (5 faces) 1.23 s (OpenFace 0.65-0.66 s)" in " ".join(after.split())
+    assert noisy["machine"]["date"] in " ".join(after.split())
     # Running it again changes nothing.
     assert readme.main(["--results", str(results), "--readme", str(path)]) == 0
     assert path.read_text() == after
