@@ -191,3 +191,22 @@ def test_whole_process_run_counts_frames_and_memory(models_dir, media_dir, tmp_p
     assert result["pinned"] != "not pinned"
     if hasattr(os, "wait4"):
         assert result["peak_rss_mib"] > 50
+
+
+def test_end_to_end_report_on_a_clip_without_faces_and_an_image(tmp_path, models_dir, media_dir, reference_dir):
+    data = _run_accuracy(
+        ["--clips", "no_face", "single_face_jpg", "--only", "end-to-end", "--models", str(models_dir),
+         "--reference", str(reference_dir), "--media", str(media_dir)],
+        tmp_path,
+    )  # fmt: skip
+    runs = {run["clip"]: run for run in data["runs"]}
+    no_face, image = runs["no_face"], runs["single_face_jpg"]
+    assert no_face["frames_ours"] == no_face["frames_reference"] == 95
+    assert no_face["success_agreement"] == 1.0
+    assert no_face["landmark_error_px"] is None and no_face["intensity"] == []
+    assert any("no face" in w for w in no_face["warnings"])
+    assert image["kind"] == "image" and image["key"] == "face"
+    # Measured: 1e-4 px and AU errors up to 0.005 (AU07).
+    assert image["landmark_error_px"]["max"] < 0.01
+    assert image["summary"]["max_error"] < 0.05
+    assert image["warnings"] == []
