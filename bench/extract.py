@@ -25,20 +25,11 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# Numeric libraries read their thread counts when first imported.
-_THREAD_VARS = (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS",
-)  # fmt: skip
-
-
-def _shared() -> Path:
-    return Path(os.environ.get("OPENAU_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+from bench._common import THREAD_ENV_VARS, peak_rss_mib, shared_dir
 
 
 def _rss_mib() -> float:
@@ -56,13 +47,6 @@ def _cpu_seconds() -> float:
 
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _peak_mib(who: int) -> float:
-    import resource
-
-    peak = resource.getrusage(who).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def loop_clip(source: Path, target: Path, min_frames: int) -> int:
@@ -131,12 +115,10 @@ def bench_clips(args) -> None:
             "  ms per frame working, by stage (median): "
             + ", ".join(f"{stage} {1000 * statistics.median(v) / frames:.1f}" for stage, v in spent.items())
         )
-    print(f"peak RSS (this process, --jobs 1): {_peak_mib(0):.0f} MiB")
+    print(f"peak RSS (this process, --jobs 1): {peak_rss_mib():.0f} MiB")
 
 
 def bench_batch(args) -> None:
-    import resource
-
     from openau.video.batch import run_batch
     from openau.video.sources import expand_inputs
 
@@ -170,7 +152,7 @@ def bench_batch(args) -> None:
             f"{statistics.median(cores):.2f} cores busy on average"
         )
     print(f"--jobs {args.jobs} / --jobs 1 throughput: {walls[1] / walls[args.jobs]:.2f}x")
-    print(f"peak RSS of the largest worker (--jobs {args.jobs}): {_peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
+    print(f"peak RSS of the largest worker (--jobs {args.jobs}): {peak_rss_mib(children=True):.0f} MiB")
 
 
 def bench_loop(args) -> None:
@@ -203,7 +185,7 @@ def bench_loop(args) -> None:
     if len(samples) > 4:
         early = samples[len(samples) // 5][1]
         print(f"RSS growth from {samples[len(samples) // 5][0]} frames to the end: {samples[-1][1] - early:+.0f} MiB")
-    print(f"peak RSS: {_peak_mib(0):.0f} MiB")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB")
 
 
 def main(argv: list[str]) -> int:
@@ -218,9 +200,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--copies", type=int, default=1, help="each --batch clip this many times")
     parser.add_argument("--loop", type=int, metavar="FRAMES", help="loop the first clip to this many frames")
     args = parser.parse_args(argv)
-    for name in _THREAD_VARS:
+    for name in THREAD_ENV_VARS:
         os.environ.setdefault(name, str(args.threads))
-    media = _shared() / "media"
+    media = shared_dir() / "media"
     args.clips = args.clips or [media / "video01.mp4", media / "single_face.mp4"]
     import cv2
 
