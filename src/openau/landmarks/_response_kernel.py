@@ -1,12 +1,12 @@
 """Numba kernel of the CCNF patch responses of every landmark's search area.
 
-Loaded on first use by :mod:`openau.landmarks.responses`. For each landmark it
-samples the search area from the image exactly as OpenCV's ``warpAffine``
-(10-bit fixed-point positions, 1/32-pixel bilinear weights, zero border; see
-:mod:`openau.landmarks._sampling`), then for every search offset normalises the
-sub-patch (mean 0, norm 1), sums the neurons' scaled sigmoids and smooths the
-map with the CCNF covariance. One landmark's im2col matrix lives in cache at a
-time.
+Called by the scale kernel (:func:`openau.landmarks._kernels.fit_scale`). For
+each visible landmark it samples the search area from the image exactly as
+OpenCV's ``warpAffine`` (10-bit fixed-point positions, 1/32-pixel bilinear
+weights, zero border; see :mod:`openau.landmarks._sampling`), then for every
+search offset normalises the sub-patch (mean 0, norm 1), sums the neurons'
+scaled sigmoids and smooths the map with the CCNF covariance. One landmark's
+im2col matrix lives in cache at a time.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
+from openau.geometry._kernels import JIT_OPTIONS
 from openau.landmarks._sampling import warp_affine
-
-# Cached compilation; C semantics for floating-point errors (NaN or inf, not
-# exceptions), as in OpenFace.
-_JIT = {"cache": True, "error_model": "numpy"}
 
 # Cephes' single-precision exp: ln 2 split in two, and the minimax polynomial.
 _LOG2E = np.float32(1.44269504088896341)
@@ -36,7 +33,7 @@ _EXP_POLY = (
 )
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def _exp_neg(x, out, bits):
     """``out = exp(-x)`` (float32, within 1.4 ulp of exact), in loops that vectorise.
 
@@ -57,7 +54,7 @@ def _exp_neg(x, out, bits):
         out[i] *= scale[i]
 
 
-@njit(fastmath={"contract"}, **_JIT)
+@njit(fastmath={"contract"}, **JIT_OPTIONS)
 def _smooth(sigma_t, summed, resp):
     """``resp = Sigma @ summed``, each output a running fused multiply-add over
     the inputs in order (as OpenFace's BLAS kernel accumulates it)."""
@@ -68,9 +65,9 @@ def _smooth(sigma_t, summed, resp):
             resp[o] += sigma_t[q, o] * v
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def ccnf_responses(
-    image, mats, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
+    image, mats, index, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
 ):
     """CCNF response maps of every landmark at every search offset.
 
@@ -78,7 +75,9 @@ def ccnf_responses(
     ----------
     image : (H, W) float32
     mats : (v, 2, 3) float64
-        Per landmark, the map from search-area pixels to image pixels.
+        Per visible landmark, the map from search-area pixels to image pixels.
+    index : (v,) int64
+        The visible landmarks' indices (rows of ``out``).
     side : int
         Search-area side, ``window + patch - 1``.
     patch_h, patch_w : int
@@ -90,8 +89,8 @@ def ccnf_responses(
         ``2 alpha``; 0 for skipped neurons.
     sigmas_t : (v, window^2, window^2) float32
         Transposed CCNF covariances.
-    out : (v, window * window) float32
-        Filled with the responses ``Sigma @ sum``, shifted to be non-negative,
+    out : (n, window * window) float32
+        Rows ``index`` filled with the responses ``Sigma @ sum``, shifted to be non-negative,
         offsets row-major (y, then x).
 
     Notes
@@ -160,7 +159,7 @@ def ccnf_responses(
             for o in range(n_off):
                 summed[o] += alpha2 / (np.float32(1) + expo[o])
         # Spatial smoothing by the edge potentials, then no negative values.
-        resp = out[i]
+        resp = out[index[i]]
         _smooth(sigmas_t[i], summed, resp)
         low = resp.min()
         if low < 0:

@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Cached compilation; C semantics for floating-point errors (NaN or inf, not
-# exceptions), as in OpenFace.
-_JIT = {"cache": True, "error_model": "numpy"}
+from openau.geometry._kernels import JIT_OPTIONS
+
 
 INTER_BITS = 5
 INTER_TAB_SIZE = 1 << INTER_BITS
@@ -28,7 +27,7 @@ _SHIFT = 5  # AB_BITS - INTER_BITS
 _ROUND_DELTA = 16  # AB_SCALE / INTER_TAB_SIZE / 2: rounds to the nearest 1/32
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def _bilinear(image, sx, sy):
     """OpenCV's float ``remapBilinear`` at a position in 1/32 pixel, zero border."""
     height, width = image.shape
@@ -57,7 +56,7 @@ def _bilinear(image, sx, sy):
     return v00 * (gy * gx) + v01 * (gy * fx) + v10 * (fy * gx) + v11 * (fy * fx)
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def warp_affine(image, mat, out):
     """``cv::warpAffine(image, out, mat, WARP_INVERSE_MAP | INTER_LINEAR)`` of a float image.
 
@@ -113,7 +112,7 @@ def warp_affine(image, mat, out):
             )
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def remap(image, map_x, map_y, out):
     """``cv::remap(image, out, map_x, map_y, INTER_LINEAR)`` of a float image.
 
@@ -133,7 +132,7 @@ def remap(image, map_x, map_y, out):
             out[y, x] = _bilinear(image, sx, sy)
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def piecewise_affine_warp(
     image, landmarks, triangles, triangle_id, mask, alpha, beta, min_x, min_y, out
 ):
