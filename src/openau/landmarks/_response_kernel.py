@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from openau.geometry._kernels import JIT_OPTIONS
-from openau.landmarks._sampling import warp_affine
+from openau.landmarks._sampling import warp_affine_into
 
 # Cephes' single-precision exp: ln 2 split in two, and the minimax polynomial.
 _LOG2E = np.float32(1.44269504088896341)
@@ -66,6 +66,42 @@ def _smooth(sigma_t, summed, resp):
 
 
 @njit(**JIT_OPTIONS)
+def _neuron_products(weights, k, cols, out):
+    """``out[o] = sum_p weights[p, k] * cols[p, o]``, summed over ``p`` in order.
+
+    Eight patch pixels are taken per pass over the offsets, so that each
+    partial sum is loaded and stored once per eight products instead of once
+    per product (the order of the additions, and so the float32 result, is
+    unchanged).
+    """
+    size, n_off = cols.shape
+    for o in range(n_off):
+        out[o] = 0
+    p = 0
+    while p + 8 <= size:
+        w0, w1, w2, w3 = weights[p, k], weights[p + 1, k], weights[p + 2, k], weights[p + 3, k]
+        w4, w5, w6, w7 = weights[p + 4, k], weights[p + 5, k], weights[p + 6, k], weights[p + 7, k]
+        c0, c1, c2, c3 = cols[p], cols[p + 1], cols[p + 2], cols[p + 3]
+        c4, c5, c6, c7 = cols[p + 4], cols[p + 5], cols[p + 6], cols[p + 7]
+        for o in range(n_off):
+            acc = out[o] + w0 * c0[o]
+            acc = acc + w1 * c1[o]
+            acc = acc + w2 * c2[o]
+            acc = acc + w3 * c3[o]
+            acc = acc + w4 * c4[o]
+            acc = acc + w5 * c5[o]
+            acc = acc + w6 * c6[o]
+            out[o] = acc + w7 * c7[o]
+        p += 8
+    while p < size:
+        w = weights[p, k]
+        c = cols[p]
+        for o in range(n_off):
+            out[o] += w * c[o]
+        p += 1
+
+
+@njit(**JIT_OPTIONS)
 def ccnf_responses(
     image, mats, index, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
 ):
@@ -103,6 +139,8 @@ def ccnf_responses(
     n_points, size, n_neurons = weights.shape
     n_off = window * window
     area = np.empty((side, side), np.float32)
+    adelta = np.empty(side, np.int64)
+    bdelta = np.empty(side, np.int64)
     cols = np.empty((size, n_off), np.float32)
     mean = np.empty(n_off, np.float32)
     scale = np.empty(n_off, np.float32)
@@ -113,7 +151,7 @@ def ccnf_responses(
     bits = np.empty(n_off, np.int32)
     count = np.float32(size)
     for i in range(n_points):
-        warp_affine(image, mats[i], area)
+        warp_affine_into(image, mats[i], area, adelta, bdelta)
         # im2col, summing each column (sub-patch) on the way.
         mean[:] = 0
         p = 0
@@ -139,13 +177,10 @@ def ccnf_responses(
         for o in range(n_off):
             norm = np.float32(math.sqrt(scale[o]))
             scale[o] = np.float32(1.0 / norm) if norm != 0 else np.float32(1)
-        # Neuron pre-activations: weights . normalised patch + bias.
-        pre[:, :] = 0
-        for p in range(size):
-            for k in range(n_neurons):
-                w = weights[i, p, k]
-                for o in range(n_off):
-                    pre[k, o] += w * cols[p, o]
+        # Neuron pre-activations: weights . normalised patch (+ bias below).
+        for k in range(n_neurons):
+            if alphas2[i, k] != 0:
+                _neuron_products(weights[i], k, cols, pre[k])
         # The neurons' scaled sigmoids, summed neuron by neuron.
         summed[:] = 0
         for k in range(n_neurons):

@@ -171,6 +171,11 @@ class ExpertView:
         """
         return self.sigma_t(window).transpose(0, 2, 1)
 
+    def __getstate__(self):
+        # Derived arrays (tens of MB of covariances) are recomputed or
+        # re-mapped where the model is unpickled, not copied with it.
+        return {**self.__dict__, "_cache": {}}
+
     def landmark_weights(self, weight_factor: float) -> np.ndarray:
         """NU-RLMS weights ``(n,)`` float32: ``weight_factor`` times the expert
         reliabilities, or 1 when ``weight_factor`` is 0 (OpenFace's unweighted
