@@ -217,8 +217,10 @@ def project(shape, glob, rot, out):
 def cholesky_solve(a, b, out):
     """Solve the SPD system ``a x = b`` as OpenCV's ``solve(..., DECOMP_CHOLESKY)`` on float32.
 
-    OpenCV's ``Cholesky`` keeps the factor in float32 (its diagonal inverted)
-    and sums each dot product in double.
+    OpenCV's ``Cholesky`` (``CholImpl``) keeps the factor in float32 (its
+    diagonal inverted) and accumulates each dot product in double, but forms
+    the off-diagonal products in float32 (``float * float`` in C++) and only
+    the squares of the diagonal sums in double; so does this function.
 
     Parameters
     ----------
@@ -239,7 +241,7 @@ def cholesky_solve(a, b, out):
         for j in range(i):
             s = np.float64(a[i, j])
             for k in range(j):
-                s -= np.float64(a[i, k]) * np.float64(a[j, k])
+                s -= np.float64(a[i, k] * a[j, k])
             a[i, j] = np.float32(s * a[j, j])
         s = np.float64(a[i, i])
         for k in range(i):
@@ -253,12 +255,12 @@ def cholesky_solve(a, b, out):
     for i in range(m):
         s = np.float64(b[i])
         for k in range(i):
-            s -= np.float64(a[i, k]) * np.float64(out[k])
+            s -= np.float64(a[i, k] * out[k])
         out[i] = np.float32(s * a[i, i])
     for i in range(m - 1, -1, -1):
         s = np.float64(out[i])
         for k in range(m - 1, i, -1):
-            s -= np.float64(a[k, i]) * np.float64(out[k])
+            s -= np.float64(a[k, i] * out[k])
         out[i] = np.float32(s * a[i, i])
     return True
 
