@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from openau.geometry import _kernels as kernels
 from openau.geometry import (
     euler_to_matrix,
     project,
@@ -19,7 +20,6 @@ from openau.geometry import (
     similarity_transform,
     update_params,
 )
-from openau.geometry import _kernels as kernels
 from openau.models import read_pdm
 
 

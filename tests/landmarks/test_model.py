@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from openau.errors import ModelsNotFoundError
-from openau.landmarks import _sigma_cache, load_landmark_model
+from openau.landmarks import _array_cache, load_landmark_model
 from openau.landmarks.model import _ccnf_sigma
 
 
@@ -55,7 +55,7 @@ def test_model_pickles(landmark_model):
     assert copy.parts[0].name == "inner"
 
 
-def test_sigma_cache_round_trip(tmp_path):
+def test_array_cache_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     inputs = (rng.random(3).astype(np.float32), rng.random((3, 2)).astype(np.float32))
     calls = []
@@ -66,30 +66,30 @@ def test_sigma_cache_round_trip(tmp_path):
 
     expected = compute()
     calls.clear()
-    first = _sigma_cache.cached_array(inputs, (3, 4), compute, tmp_path)
-    again = _sigma_cache.cached_array(inputs, (3, 4), compute, tmp_path)
+    first = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
+    again = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
     assert len(calls) == 1 and len(list(tmp_path.glob("*.npy"))) == 1
     np.testing.assert_array_equal(first, expected)
     np.testing.assert_array_equal(again, expected)
     assert not again.flags.writeable and again.dtype == np.float32
     # Other inputs, another file; a file of the wrong shape is recomputed.
     other = (inputs[0] + 1, inputs[1])
-    _sigma_cache.cached_array(other, (3, 4), compute, tmp_path)
+    _array_cache.cached_array("test", other, (3, 4), compute, tmp_path)
     assert len(calls) == 2 and len(list(tmp_path.glob("*.npy"))) == 2
     for path in tmp_path.glob("*.npy"):
         path.unlink()  # (mapped files stay valid for their readers)
         np.save(path, np.zeros((2, 2), np.float32))
-    recomputed = _sigma_cache.cached_array(inputs, (3, 4), compute, tmp_path)
+    recomputed = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
     np.testing.assert_array_equal(recomputed, expected)
     np.testing.assert_array_equal(first, expected)
     assert len(calls) == 3
 
 
-def test_sigma_cache_survives_an_unwritable_folder(tmp_path):
+def test_array_cache_survives_an_unwritable_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    value = _sigma_cache.cached_array(
-        (np.zeros(1, np.float32),), (2,), lambda: np.ones(2, np.float32), blocker / "cache"
+    value = _array_cache.cached_array(
+        "test", (np.zeros(1, np.float32),), (2,), lambda: np.ones(2, np.float32), blocker / "cache"
     )
     np.testing.assert_array_equal(value, [1, 1])
     assert not value.flags.writeable

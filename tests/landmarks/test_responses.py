@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from openau.landmarks.detection import detect_from_box, initial_parts
 from openau.geometry import project, similarity_transform
+from openau.landmarks.detection import detect_from_box, initial_parts
 from openau.landmarks.fitting import fit_scale, view_index
 
 

@@ -5,10 +5,11 @@ package does not import numba; :func:`openau.geometry.fit_to_landmarks` loads
 this module on first use.
 
 The parameters live in float32 as in OpenFace (``cv::Mat_<float>``); shape,
-projection and rotation update are the compiled primitives shared with the
-landmark fitter (:mod:`openau.geometry._kernels`). The AU stage aligns faces with this fit's translation, where one unit in
-its last place can move an aligned pixel: the translation agrees with
-OpenFace's to the last bit on every frame of the reference clips. It is robust
+projection, rotation update and Cholesky solve are the compiled primitives
+shared with the landmark fitter (:mod:`openau.geometry._kernels`). The AU
+stage aligns faces with this fit's translation, where one unit in its last
+place can move an aligned pixel: the translation agrees with OpenFace's to
+the last bit on every frame of the reference clips. It is robust
 (it converges to the landmarks' centroid, the PDM being centred), so the
 normal equations may be summed in another order than OpenFace's BLAS: even a
 pure float64 fit reproduces it. The non-rigid parameters agree to ~1e-4.
@@ -145,7 +146,6 @@ def fit(
     work = np.empty((2, 3, 3), f32)
     shape = np.empty((n, 3), f32)
     shape64 = np.empty((n, 3))
-    points = np.empty((n, 2), f32)
     residual = np.empty((n, 2))
     proj = np.empty((3, 3))
     xx = np.empty((3, 3))

@@ -207,7 +207,7 @@ def project_point(shape, i, c, glob, rot):
 
 @njit(**JIT_OPTIONS)
 def project(shape, glob, rot, out):
-    """2-D landmarks ``(n, 2)`` float32 of a 3-D shape (OpenFace's ``CalcShape2D``), into ``out``."""
+    """2-D landmarks ``(n, 2)`` float32 of a 3-D shape (``PDM::CalcShape2D``), into ``out``."""
     for i in range(shape.shape[0]):
         out[i, 0] = project_point(shape, i, 0, glob, rot)
         out[i, 1] = project_point(shape, i, 1, glob, rot)

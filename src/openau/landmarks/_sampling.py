@@ -19,7 +19,6 @@ from numba import njit
 
 from openau.geometry._kernels import JIT_OPTIONS
 
-
 INTER_BITS = 5
 INTER_TAB_SIZE = 1 << INTER_BITS
 _AB_SCALE = 1024.0  # warpAffine's fixed point: AB_BITS = 10

@@ -52,6 +52,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from openau.landmarks import _array_cache
 from openau.landmarks.model import CLNFModel, FitSettings
 
 __all__ = ["FitResult", "ScaleFit", "fit_clnf", "fit_scale", "kde_table", "view_index"]
@@ -159,14 +160,18 @@ def kde_table(window: int, a: float) -> np.ndarray:
     (steps^2, window^2) float32 ndarray, read-only
     """
     steps = _grid_rows(window)
-    grid = np.arange(steps, dtype=_F32) * KDE_STEP
-    pixels = np.arange(window, dtype=_F32)
-    sq = (grid[:, None] - pixels[None, :]) ** 2  # (steps, window), float32
-    # table[x, y, i, j] = exp(a * (sq[y, i] + sq[x, j]))
-    arg = _F32(a) * (sq[None, :, :, None] + sq[:, None, None, :])
-    table = np.exp(arg.astype(np.float64)).astype(_F32).reshape(steps * steps, window * window)
-    table.setflags(write=False)
-    return table
+
+    def compute() -> np.ndarray:
+        grid = np.arange(steps, dtype=_F32) * KDE_STEP
+        pixels = np.arange(window, dtype=_F32)
+        sq = (grid[:, None] - pixels[None, :]) ** 2  # (steps, window), float32
+        # table[x, y, i, j] = exp(a * (sq[y, i] + sq[x, j]))
+        arg = _F32(a) * (sq[None, :, :, None] + sq[:, None, None, :])
+        return np.exp(arg.astype(np.float64)).astype(_F32).reshape(steps * steps, window * window)
+
+    # Tens of milliseconds for the large windows: kept on disk (read-only).
+    inputs = (np.array([window], np.int64), np.array([a], _F32))
+    return _array_cache.cached_array("kde", inputs, (steps * steps, window * window), compute)
 
 
 def _grid_rows(window: int) -> int:

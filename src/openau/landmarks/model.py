@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from openau.errors import ModelFileError, ModelsNotFoundError
-from openau.landmarks import _sigma_cache
+from openau.landmarks import _array_cache
 from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
 from openau.models.description import (
     PatchExpertKind,
@@ -197,7 +197,7 @@ class ExpertView:
 
         Computed on first use per window size and kept (OpenFace computes its
         ``Sigmas`` lazily too); the costly ones (with similarity components)
-        also in the per-user disk cache (:mod:`openau.landmarks._sigma_cache`).
+        also in the per-user disk cache (:mod:`openau.landmarks._array_cache`).
         """
         cached = self._cache.get(window)
         if cached is None:
@@ -213,7 +213,8 @@ class ExpertView:
         betas = np.ascontiguousarray(self._betas[:, : comps.shape[0]], dtype=_F32)
 
         def compute() -> np.ndarray:
-            return np.ascontiguousarray(_ccnf_sigma(self._sum_alphas, betas, comps).transpose(0, 2, 1))
+            sigma = _ccnf_sigma(self._sum_alphas, betas, comps)
+            return np.ascontiguousarray(sigma.transpose(0, 2, 1))
 
         if comps.shape[0] == 0:
             # Diagonal, cheap: not worth a file.
@@ -221,7 +222,8 @@ class ExpertView:
             sigma_t.setflags(write=False)
             return sigma_t
         inputs = (self._sum_alphas, betas, comps)
-        return _sigma_cache.cached_array(inputs, (len(self.index), size, size), compute)
+        shape = (len(self.index), size, size)
+        return _array_cache.cached_array("ccnf-sigma", inputs, shape, compute)
 
 
 def _ccnf_sigma(sum_alphas: np.ndarray, betas: np.ndarray, comps: np.ndarray) -> np.ndarray:

@@ -1,17 +1,18 @@
-"""On-disk cache of the CCNF covariance matrices, shared by every process of a user.
+"""On-disk cache of arrays derived from the landmark model, shared by a user's processes.
 
-A CCNF patch expert's covariance ``Sigma`` (one ``(w^2, w^2)`` matrix per
+Some arrays the fit needs are pure functions of the model but slow to build:
+a CCNF patch expert's covariance ``Sigma`` (one ``(w^2, w^2)`` matrix per
 landmark, view and window size) is the inverse of a matrix built from the
-model file's alphas, betas and similarity components; inverting the
-matrices of one view at the largest window takes ~50 ms, and a video needs
-several views and windows, so a fresh process would spend most of a second
-on them before its first frame. They depend on the model alone, so they are
-computed once and kept in the per-user cache folder
+model file's alphas, betas and similarity components (inverting one view's
+matrices at the largest window takes ~50 ms, and a video needs several views
+and windows), and the mean-shift kernel tables take tens of milliseconds. A
+fresh process would spend most of a second on them before its first frame,
+so they are computed once and kept in the per-user cache folder
 (``platformdirs.user_cache_dir("openau")``, e.g. ``~/.cache/openau`` on
 Linux), one ``.npy`` file each, named by the SHA-256 of everything they are
-computed from (the inputs' bytes, shapes and a format version): a changed
-model file, or a change in how the matrices are computed, gives new names and
-never reads a stale file.
+computed from (the inputs' bytes and shapes, the kind of array and a format
+version): a changed model file, or a change in how an array is computed,
+gives new names and never reads a stale file.
 
 Files are memory-mapped read-only, so the worker processes of a batch share
 one copy in the page cache. Any failure to read or write the cache (read-only
@@ -33,17 +34,17 @@ import platformdirs
 __all__ = ["cache_folder", "cached_array"]
 
 #: Bump when the computation of a cached array changes, to retire old files.
-FORMAT_VERSION = b"openau-ccnf-sigma-1"
-_SUBFOLDER = "ccnf-sigma"
+FORMAT_VERSION = b"openau-landmark-arrays-1"
+_SUBFOLDER = "landmark-arrays"
 
 
 def cache_folder() -> Path:
-    """The folder holding the cached covariances (it may not exist yet)."""
+    """The folder holding the cached arrays (it may not exist yet)."""
     return Path(platformdirs.user_cache_dir("openau", appauthor=False)) / _SUBFOLDER
 
 
-def _digest(inputs: tuple[np.ndarray, ...]) -> str:
-    sha = hashlib.sha256(FORMAT_VERSION)
+def _digest(kind: str, inputs: tuple[np.ndarray, ...]) -> str:
+    sha = hashlib.sha256(FORMAT_VERSION + kind.encode())
     for array in inputs:
         contiguous = np.ascontiguousarray(array)
         sha.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
@@ -79,6 +80,7 @@ def _write(path: Path, array: np.ndarray) -> None:
 
 
 def cached_array(
+    kind: str,
     inputs: tuple[np.ndarray, ...],
     shape: tuple[int, ...],
     compute: Callable[[], np.ndarray],
@@ -88,6 +90,8 @@ def cached_array(
 
     Parameters
     ----------
+    kind : str
+        What the array is (its computation), e.g. ``"ccnf-sigma"``; part of the name.
     inputs : tuple of ndarray
         Everything the array is computed from; their bytes name the file.
     shape : tuple of int
@@ -103,7 +107,7 @@ def cached_array(
         Read-only (memory-mapped when it came from, or went to, the cache).
     """
     folder = cache_folder() if folder is None else folder
-    path = folder / f"{_digest(inputs)}.npy"
+    path = folder / f"{kind}-{_digest(kind, inputs)}.npy"
     cached = _read(path, shape)
     if cached is not None:
         return cached
