@@ -214,18 +214,34 @@ def project(shape, glob, rot, out):
 
 
 @njit(**JIT_OPTIONS)
+def _cholesky_diagonal(a, i):
+    """Row ``i``'s inverted pivot from its finished off-diagonal entries; False if not SPD."""
+    s = np.float64(a[i, i])
+    for k in range(i):
+        t = np.float64(a[i, k])
+        s -= t * t
+    if s < CHOLESKY_MIN_PIVOT:
+        return False
+    a[i, i] = np.float32(1.0 / math.sqrt(s))
+    return True
+
+
+@njit(**JIT_OPTIONS)
 def cholesky_solve(a, b, out):
     """Solve the SPD system ``a x = b`` as OpenCV's ``solve(..., DECOMP_CHOLESKY)`` on float32.
 
     OpenCV's ``Cholesky`` (``CholImpl``) keeps the factor in float32 (its
     diagonal inverted) and accumulates each dot product in double, but forms
     the off-diagonal products in float32 (``float * float`` in C++) and only
-    the squares of the diagonal sums in double; so does this function.
+    the squares of the diagonal sums in double; so does this function, term
+    by term in OpenCV's order. Two rows are factored side by side (their
+    entries are independent sums), which only overlaps the two chains of
+    additions.
 
     Parameters
     ----------
     a : (p, p) float32
-        Overwritten with the factor.
+        Lower triangle read; overwritten with the factor.
     b : (p,) float32
     out : (p,) float32
         The solution; zeros when a pivot falls below float32 epsilon (OpenCV
@@ -237,21 +253,30 @@ def cholesky_solve(a, b, out):
         False when ``a`` was not positive definite.
     """
     m = a.shape[0]
-    for i in range(m):
+    for i in range(0, m, 2):
+        pair = i + 1 < m
         for j in range(i):
-            s = np.float64(a[i, j])
+            s0 = np.float64(a[i, j])
+            s1 = np.float64(a[i + 1, j]) if pair else 0.0
             for k in range(j):
-                s -= np.float64(a[i, k] * a[j, k])
-            a[i, j] = np.float32(s * a[j, j])
-        s = np.float64(a[i, i])
-        for k in range(i):
-            t = np.float64(a[i, k])
-            s -= t * t
-        if s < CHOLESKY_MIN_PIVOT:
+                ajk = a[j, k]
+                s0 -= np.float64(a[i, k] * ajk)
+                if pair:
+                    s1 -= np.float64(a[i + 1, k] * ajk)
+            a[i, j] = np.float32(s0 * a[j, j])
+            if pair:
+                a[i + 1, j] = np.float32(s1 * a[j, j])
+        ok = _cholesky_diagonal(a, i)
+        if ok and pair:
+            s1 = np.float64(a[i + 1, i])
+            for k in range(i):
+                s1 -= np.float64(a[i + 1, k] * a[i, k])
+            a[i + 1, i] = np.float32(s1 * a[i, i])
+            ok = _cholesky_diagonal(a, i + 1)
+        if not ok:
             for k in range(m):
                 out[k] = 0
             return False
-        a[i, i] = np.float32(1.0 / math.sqrt(s))
     for i in range(m):
         s = np.float64(b[i])
         for k in range(i):
