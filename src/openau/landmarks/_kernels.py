@@ -43,19 +43,17 @@ from openau.geometry._kernels import (
     update_rotation,
 )
 from openau.landmarks._response_kernel import ccnf_responses
+from openau.landmarks.fitting import KDE_STEP
 
-_F32 = np.float32
 #: A pass stops when the shape moves less than this (pixels, L2 over all points).
 CONVERGENCE = 0.01
-#: Grid step (reference-frame pixels) of OpenFace's precomputed mean-shift kernels.
-KDE_STEP = 0.1
 
 
 @njit(**JIT_OPTIONS)
 def _mean_shift(responses, dx_in, dy_in, visible, table, stride, out):
     """Kernel mean-shift on each response map, kernels looked up on a 0.1 grid."""
     n, window, _ = responses.shape
-    step = np.float32(KDE_STEP)
+    step = KDE_STEP
     upper = np.float32(window) - step
     for i in range(n):
         if not visible[i]:
