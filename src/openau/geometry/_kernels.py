@@ -15,6 +15,10 @@ writes into caller-provided arrays and allocates nothing, so kernels can call
 them in their inner loops; all are ``nogil``.
 
 Loaded by the kernels that use them (importing this module imports numba).
+numba's on-disk cache checks only the source file of the function compiled:
+after editing this file in a development checkout, delete the callers'
+cached code (``__pycache__/*.nbi`` and ``*.nbc`` under ``landmarks/`` and
+``geometry/``) or they keep running the old primitives.
 """
 
 from __future__ import annotations
