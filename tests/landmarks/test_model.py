@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from openau.errors import ModelsNotFoundError
-from openau.landmarks import load_landmark_model
+from openau.landmarks import _array_cache, load_landmark_model
+from openau.landmarks.model import _ccnf_sigma
 
 
 def test_main_model_and_parts(landmark_model):
@@ -52,3 +53,51 @@ def test_model_pickles(landmark_model):
     copy = pickle.loads(pickle.dumps(landmark_model))
     np.testing.assert_array_equal(copy.main.pdm.mean_shape, landmark_model.main.pdm.mean_shape)
     assert copy.parts[0].name == "inner"
+
+
+def test_array_cache_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    inputs = (rng.random(3).astype(np.float32), rng.random((3, 2)).astype(np.float32))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    expected = compute()
+    calls.clear()
+    first = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
+    again = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
+    assert len(calls) == 1 and len(list(tmp_path.glob("*.npy"))) == 1
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(again, expected)
+    assert not again.flags.writeable and again.dtype == np.float32
+    # Other inputs, another file; a file of the wrong shape is recomputed.
+    other = (inputs[0] + 1, inputs[1])
+    _array_cache.cached_array("test", other, (3, 4), compute, tmp_path)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.npy"))) == 2
+    for path in tmp_path.glob("*.npy"):
+        path.unlink()  # (mapped files stay valid for their readers)
+        np.save(path, np.zeros((2, 2), np.float32))
+    recomputed = _array_cache.cached_array("test", inputs, (3, 4), compute, tmp_path)
+    np.testing.assert_array_equal(recomputed, expected)
+    np.testing.assert_array_equal(first, expected)
+    assert len(calls) == 3
+
+
+def test_array_cache_survives_an_unwritable_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    value = _array_cache.cached_array(
+        "test", (np.zeros(1, np.float32),), (2,), lambda: np.ones(2, np.float32), blocker / "cache"
+    )
+    np.testing.assert_array_equal(value, [1, 1])
+    assert not value.flags.writeable
+
+
+def test_cached_sigma_equals_the_computed_one(landmark_model):
+    view = landmark_model.main.scales[2].views[1]
+    comps = view._components.components_for(7)
+    betas = np.ascontiguousarray(view._betas[:, : comps.shape[0]], dtype=np.float32)
+    expected = _ccnf_sigma(view._sum_alphas, betas, comps)
+    np.testing.assert_array_equal(view.sigma(7), expected)

@@ -1,4 +1,5 @@
-"""CCNF patch responses against a direct numpy/OpenCV evaluation of the same formulas."""
+"""CCNF patch responses (the scale kernel with no NU-RLMS iterations) against a direct
+numpy/OpenCV evaluation of the same formulas."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from openau.geometry import project, similarity_transform
 from openau.landmarks.detection import detect_from_box, initial_parts
-from openau.landmarks.responses import patch_responses, reference_transforms, view_index
+from openau.landmarks.fitting import fit_scale, view_index
 
 
 def _oracle(gray, landmarks, ref_to_img, scale_experts, view, window):
@@ -48,12 +50,23 @@ def test_responses_match_direct_evaluation(landmark_model, gold):
     main = landmark_model.main
     for level, window in ((1, 9), (2, 7)):
         experts = main.scales[level]
-        landmarks, _, ref_to_img = reference_transforms(
-            main.pdm, fit.params_global, fit.params_local, experts.scale
-        )
         view = view_index(experts.view_centres, fit.params_global)
-        ours = patch_responses(
-            gray.astype(np.float32), landmarks, ref_to_img, experts, view, window
+        scale = fit_scale(
+            gray.astype(np.float32), main, level, view, window, fit.params_global,
+            fit.params_local, iterations=0,
+        )  # fmt: skip
+        ours, landmarks, ref_to_img = scale.responses, scale.landmarks, scale.ref_to_img
+        # No iterations: the parameters stay, and the maps are centred on
+        # their projection, in the experts' frame (scale only, no rotation).
+        np.testing.assert_array_equal(scale.params_global, fit.params_global)
+        np.testing.assert_allclose(
+            landmarks, project(main.pdm, fit.params_global, fit.params_local), atol=1e-3
+        )
+        reference = project(
+            main.pdm, np.array([experts.scale, 0, 0, 0, 0, 0], np.float32), fit.params_local
+        )
+        np.testing.assert_allclose(
+            ref_to_img, np.linalg.inv(similarity_transform(landmarks, reference)), rtol=1e-5
         )
         expected = _oracle(gray.astype(np.float32), landmarks, ref_to_img, experts, view, window)
         assert ours.shape == (68, window, window) and ours.dtype == np.float32
@@ -70,9 +83,8 @@ def test_invisible_landmarks_get_no_response(landmark_model, gold):
     profile = 3  # yaw -70 degrees: 33 landmarks hidden
     glob = np.array([1.1, 0, -1.2, 0, 300, 200], np.float32)
     local = np.zeros(main.pdm.n_modes, np.float32)
-    landmarks, _, ref_to_img = reference_transforms(main.pdm, glob, local, experts.scale)
     assert view_index(experts.view_centres, glob) == profile
-    maps = patch_responses(gray, landmarks, ref_to_img, experts, profile, 7)
+    maps = fit_scale(gray, main, 2, profile, 7, glob, local, iterations=0).responses
     hidden = ~experts.views[profile].visible
     assert hidden.sum() == 33
     assert not np.any(maps[hidden]) and np.all(maps[~hidden].max(axis=(1, 2)) > 0)

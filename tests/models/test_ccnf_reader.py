@@ -95,6 +95,22 @@ def test_depth_neuron_rejected(models_dir, tmp_path):
         read_ccnf_patch_experts(path)
 
 
+def test_bad_neuron_deep_in_a_view(models_dir, tmp_path):
+    # Views are read whole when regular; an irregular record further in must
+    # still be reported at its own offset.
+    data = bytearray((models_dir / GENERAL).read_bytes())
+    header = struct.pack("<4i", 5, 11, 11, 7)
+    offset = -1
+    for _ in range(5):
+        offset = bytes(data).index(header, offset + 1)
+    neuron = offset + 16 + 3 * (8 + 24 + 12 + 121 * 4)  # the fourth neuron
+    assert struct.unpack_from("<2i", data, neuron) == (2, 0)
+    data[neuron + 4 : neuron + 8] = struct.pack("<i", 3)
+    path = _copy(models_dir, tmp_path, bytes(data))
+    with pytest.raises(ModelFileError, match=rf"byte {neuron + 4}: unsupported neuron type 3"):
+        read_ccnf_patch_experts(path)
+
+
 def test_negative_scale(models_dir, tmp_path):
     data = bytearray((models_dir / EYE).read_bytes())
     data[:8] = struct.pack("<d", -1.0)

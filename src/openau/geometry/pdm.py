@@ -290,13 +290,10 @@ def fit_to_landmarks(
         raise ValueError("at least two landmarks must be visible (x != 0) to fit the PDM")
     from openau.geometry import _fit_kernel  # numba: imported on first use
 
-    mean, comps, comps_t, moments = _visible_model(pdm, visible.tobytes())
+    model = _visible_model(pdm, visible.tobytes())
     glob, local, _ = _fit_kernel.fit(
-        mean,
-        comps,
-        comps_t,
-        np.ascontiguousarray(pdm.eigenvalues),
-        *moments,
+        *model.arrays,
+        model.ready,
         np.ascontiguousarray(points[visible]),
         np.asarray(rotation, dtype=_F32).reshape(3),
         True,
@@ -304,23 +301,34 @@ def fit_to_landmarks(
         _FIT_MAX_ITERATIONS,
         _FIT_PATIENCE,
     )
+    model.ready = True
     return glob, local
 
 
-@functools.lru_cache(maxsize=8)
-def _visible_model(pdm: PDMModel, visible_key: bytes):
-    """The PDM restricted to the visible landmarks, and its moments for the fit.
+class _VisibleModel:
+    """The PDM restricted to the visible landmarks, with room for the fit's moments.
 
-    Cached per model and visibility pattern (nearly always "all visible"):
-    the moments cost about as much as a whole fit.
+    ``arrays`` are the fit kernel's model arguments: mean, components (both
+    layouts), eigenvalues and the three moment arrays, which the first fit
+    fills (they cost about as much as a whole fit); ``ready`` says whether it
+    has. Two threads may both fill them; they write equal values.
     """
-    from openau.geometry import _fit_kernel
 
-    visible = np.frombuffer(visible_key, dtype=bool)
-    mean = np.ascontiguousarray(pdm.mean_shape[visible])
-    comps = np.ascontiguousarray(pdm.components[visible])
-    comps_t = np.ascontiguousarray(comps.transpose(2, 0, 1))
-    return mean, comps, comps_t, _fit_kernel.moments(mean, comps)
+    def __init__(self, pdm: PDMModel, visible: np.ndarray):
+        m = pdm.n_modes
+        mean = np.ascontiguousarray(pdm.mean_shape[visible])
+        comps = np.ascontiguousarray(pdm.components[visible])
+        comps_t = np.ascontiguousarray(comps.transpose(2, 0, 1))
+        eigenvalues = np.ascontiguousarray(pdm.eigenvalues)
+        moments = (np.zeros((3, 3, m, m)), np.zeros((3, m)), np.zeros((3, 3, m)))
+        self.arrays = (mean, comps, comps_t, eigenvalues, *moments)
+        self.ready = False
+
+
+@functools.lru_cache(maxsize=8)
+def _visible_model(pdm: PDMModel, visible_key: bytes) -> _VisibleModel:
+    """The PDM restricted to a visibility pattern (nearly always "all visible"), cached."""
+    return _VisibleModel(pdm, np.frombuffer(visible_key, dtype=bool))
 
 
 def refine_to_landmarks(

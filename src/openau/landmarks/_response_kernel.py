@@ -1,12 +1,12 @@
 """Numba kernel of the CCNF patch responses of every landmark's search area.
 
-Loaded on first use by :mod:`openau.landmarks.responses`. For each landmark it
-samples the search area from the image exactly as OpenCV's ``warpAffine``
-(10-bit fixed-point positions, 1/32-pixel bilinear weights, zero border; see
-:mod:`openau.landmarks._sampling`), then for every search offset normalises the
-sub-patch (mean 0, norm 1), sums the neurons' scaled sigmoids and smooths the
-map with the CCNF covariance. One landmark's im2col matrix lives in cache at a
-time.
+Called by the scale kernel (:func:`openau.landmarks._kernels.fit_scale`). For
+each visible landmark it samples the search area from the image exactly as
+OpenCV's ``warpAffine`` (10-bit fixed-point positions, 1/32-pixel bilinear
+weights, zero border; see :mod:`openau.landmarks._sampling`), then for every
+search offset normalises the sub-patch (mean 0, norm 1), sums the neurons'
+scaled sigmoids and smooths the map with the CCNF covariance. One landmark's
+im2col matrix lives in cache at a time.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-from openau.landmarks._sampling import warp_affine
-
-# Cached compilation; C semantics for floating-point errors (NaN or inf, not
-# exceptions), as in OpenFace.
-_JIT = {"cache": True, "error_model": "numpy"}
+from openau.geometry._kernels import JIT_OPTIONS
+from openau.landmarks._sampling import warp_affine_into
 
 # Cephes' single-precision exp: ln 2 split in two, and the minimax polynomial.
 _LOG2E = np.float32(1.44269504088896341)
@@ -36,7 +33,7 @@ _EXP_POLY = (
 )
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def _exp_neg(x, out, bits):
     """``out = exp(-x)`` (float32, within 1.4 ulp of exact), in loops that vectorise.
 
@@ -57,7 +54,7 @@ def _exp_neg(x, out, bits):
         out[i] *= scale[i]
 
 
-@njit(fastmath={"contract"}, **_JIT)
+@njit(fastmath={"contract"}, **JIT_OPTIONS)
 def _smooth(sigma_t, summed, resp):
     """``resp = Sigma @ summed``, each output a running fused multiply-add over
     the inputs in order (as OpenFace's BLAS kernel accumulates it)."""
@@ -68,9 +65,45 @@ def _smooth(sigma_t, summed, resp):
             resp[o] += sigma_t[q, o] * v
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
+def _neuron_products(weights, k, cols, out):
+    """``out[o] = sum_p weights[p, k] * cols[p, o]``, summed over ``p`` in order.
+
+    Eight patch pixels are taken per pass over the offsets, so that each
+    partial sum is loaded and stored once per eight products instead of once
+    per product (the order of the additions, and so the float32 result, is
+    unchanged).
+    """
+    size, n_off = cols.shape
+    for o in range(n_off):
+        out[o] = 0
+    p = 0
+    while p + 8 <= size:
+        w0, w1, w2, w3 = weights[p, k], weights[p + 1, k], weights[p + 2, k], weights[p + 3, k]
+        w4, w5, w6, w7 = weights[p + 4, k], weights[p + 5, k], weights[p + 6, k], weights[p + 7, k]
+        c0, c1, c2, c3 = cols[p], cols[p + 1], cols[p + 2], cols[p + 3]
+        c4, c5, c6, c7 = cols[p + 4], cols[p + 5], cols[p + 6], cols[p + 7]
+        for o in range(n_off):
+            acc = out[o] + w0 * c0[o]
+            acc = acc + w1 * c1[o]
+            acc = acc + w2 * c2[o]
+            acc = acc + w3 * c3[o]
+            acc = acc + w4 * c4[o]
+            acc = acc + w5 * c5[o]
+            acc = acc + w6 * c6[o]
+            out[o] = acc + w7 * c7[o]
+        p += 8
+    while p < size:
+        w = weights[p, k]
+        c = cols[p]
+        for o in range(n_off):
+            out[o] += w * c[o]
+        p += 1
+
+
+@njit(**JIT_OPTIONS)
 def ccnf_responses(
-    image, mats, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
+    image, mats, index, side, patch_h, patch_w, window, weights, biases, alphas2, sigmas_t, out
 ):
     """CCNF response maps of every landmark at every search offset.
 
@@ -78,7 +111,9 @@ def ccnf_responses(
     ----------
     image : (H, W) float32
     mats : (v, 2, 3) float64
-        Per landmark, the map from search-area pixels to image pixels.
+        Per visible landmark, the map from search-area pixels to image pixels.
+    index : (v,) int64
+        The visible landmarks' indices (rows of ``out``).
     side : int
         Search-area side, ``window + patch - 1``.
     patch_h, patch_w : int
@@ -90,8 +125,8 @@ def ccnf_responses(
         ``2 alpha``; 0 for skipped neurons.
     sigmas_t : (v, window^2, window^2) float32
         Transposed CCNF covariances.
-    out : (v, window * window) float32
-        Filled with the responses ``Sigma @ sum``, shifted to be non-negative,
+    out : (n, window * window) float32
+        Rows ``index`` filled with the responses ``Sigma @ sum``, shifted to be non-negative,
         offsets row-major (y, then x).
 
     Notes
@@ -104,6 +139,8 @@ def ccnf_responses(
     n_points, size, n_neurons = weights.shape
     n_off = window * window
     area = np.empty((side, side), np.float32)
+    adelta = np.empty(side, np.int64)
+    bdelta = np.empty(side, np.int64)
     cols = np.empty((size, n_off), np.float32)
     mean = np.empty(n_off, np.float32)
     scale = np.empty(n_off, np.float32)
@@ -114,7 +151,7 @@ def ccnf_responses(
     bits = np.empty(n_off, np.int32)
     count = np.float32(size)
     for i in range(n_points):
-        warp_affine(image, mats[i], area)
+        warp_affine_into(image, mats[i], area, adelta, bdelta)
         # im2col, summing each column (sub-patch) on the way.
         mean[:] = 0
         p = 0
@@ -140,13 +177,10 @@ def ccnf_responses(
         for o in range(n_off):
             norm = np.float32(math.sqrt(scale[o]))
             scale[o] = np.float32(1.0 / norm) if norm != 0 else np.float32(1)
-        # Neuron pre-activations: weights . normalised patch + bias.
-        pre[:, :] = 0
-        for p in range(size):
-            for k in range(n_neurons):
-                w = weights[i, p, k]
-                for o in range(n_off):
-                    pre[k, o] += w * cols[p, o]
+        # Neuron pre-activations: weights . normalised patch (+ bias below).
+        for k in range(n_neurons):
+            if alphas2[i, k] != 0:
+                _neuron_products(weights[i], k, cols, pre[k])
         # The neurons' scaled sigmoids, summed neuron by neuron.
         summed[:] = 0
         for k in range(n_neurons):
@@ -160,7 +194,7 @@ def ccnf_responses(
             for o in range(n_off):
                 summed[o] += alpha2 / (np.float32(1) + expo[o])
         # Spatial smoothing by the edge potentials, then no negative values.
-        resp = out[i]
+        resp = out[index[i]]
         _smooth(sigmas_t[i], summed, resp)
         low = resp.min()
         if low < 0:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Cached compilation; C semantics for floating-point errors (NaN or inf, not
-# exceptions), as in OpenFace.
-_JIT = {"cache": True, "error_model": "numpy"}
+from openau.geometry._kernels import JIT_OPTIONS
 
 INTER_BITS = 5
 INTER_TAB_SIZE = 1 << INTER_BITS
@@ -28,7 +26,7 @@ _SHIFT = 5  # AB_BITS - INTER_BITS
 _ROUND_DELTA = 16  # AB_SCALE / INTER_TAB_SIZE / 2: rounds to the nearest 1/32
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def _bilinear(image, sx, sy):
     """OpenCV's float ``remapBilinear`` at a position in 1/32 pixel, zero border."""
     height, width = image.shape
@@ -57,7 +55,7 @@ def _bilinear(image, sx, sy):
     return v00 * (gy * gx) + v01 * (gy * fx) + v10 * (fy * gx) + v11 * (fy * fx)
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def warp_affine(image, mat, out):
     """``cv::warpAffine(image, out, mat, WARP_INVERSE_MAP | INTER_LINEAR)`` of a float image.
 
@@ -69,36 +67,42 @@ def warp_affine(image, mat, out):
     out : (h, w) float32
         Filled.
     """
+    width = out.shape[1]
+    warp_affine_into(image, mat, out, np.empty(width, np.int64), np.empty(width, np.int64))
+
+
+@njit(**JIT_OPTIONS)
+def warp_affine_into(image, mat, out, adelta, bdelta):
+    """:func:`warp_affine` with scratch ``adelta``, ``bdelta`` (w,) int64 from the caller."""
     out_h, out_w = out.shape
     height, width = image.shape
-    adelta = np.empty(out_w, np.int64)
-    bdelta = np.empty(out_w, np.int64)
+    # OpenCV's fixed point: a per-column and a per-row offset, summed and
+    # shifted to 1/32 pixel.
     for x in range(out_w):
         adelta[x] = np.int64(np.rint(mat[0, 0] * x * _AB_SCALE))
         bdelta[x] = np.int64(np.rint(mat[1, 0] * x * _AB_SCALE))
-    sx = np.empty((out_h, out_w), np.int64)
-    sy = np.empty((out_h, out_w), np.int64)
+    # Usually the whole area lies inside the image: then skip the border
+    # tests. Positions are monotonic along each axis, so the corners bound them.
+    inside = True
+    for y in (0, out_h - 1):
+        x0 = np.int64(np.rint((mat[0, 1] * y + mat[0, 2]) * _AB_SCALE)) + _ROUND_DELTA
+        y0 = np.int64(np.rint((mat[1, 1] * y + mat[1, 2]) * _AB_SCALE)) + _ROUND_DELTA
+        for x in (0, out_w - 1):
+            ix = ((x0 + adelta[x]) >> _SHIFT) >> INTER_BITS
+            iy = ((y0 + bdelta[x]) >> _SHIFT) >> INTER_BITS
+            if ix < 0 or iy < 0 or ix + 1 >= width or iy + 1 >= height:
+                inside = False
+    inv = np.float32(1.0 / INTER_TAB_SIZE)
     for y in range(out_h):
         x0 = np.int64(np.rint((mat[0, 1] * y + mat[0, 2]) * _AB_SCALE)) + _ROUND_DELTA
         y0 = np.int64(np.rint((mat[1, 1] * y + mat[1, 2]) * _AB_SCALE)) + _ROUND_DELTA
-        for x in range(out_w):
-            sx[y, x] = (x0 + adelta[x]) >> _SHIFT
-            sy[y, x] = (y0 + bdelta[x]) >> _SHIFT
-    # Usually the whole area lies inside the image: then skip the border tests.
-    lo_x = sx.min() >> INTER_BITS
-    hi_x = sx.max() >> INTER_BITS
-    lo_y = sy.min() >> INTER_BITS
-    hi_y = sy.max() >> INTER_BITS
-    if lo_x < 0 or lo_y < 0 or hi_x + 1 >= width or hi_y + 1 >= height:
-        for y in range(out_h):
+        if not inside:
             for x in range(out_w):
-                out[y, x] = _bilinear(image, sx[y, x], sy[y, x])
-        return
-    inv = np.float32(1.0 / INTER_TAB_SIZE)
-    for y in range(out_h):
+                out[y, x] = _bilinear(image, (x0 + adelta[x]) >> _SHIFT, (y0 + bdelta[x]) >> _SHIFT)
+            continue
         for x in range(out_w):
-            px = sx[y, x]
-            py = sy[y, x]
+            px = (x0 + adelta[x]) >> _SHIFT
+            py = (y0 + bdelta[x]) >> _SHIFT
             ix = px >> INTER_BITS
             iy = py >> INTER_BITS
             fx = np.float32(px & (INTER_TAB_SIZE - 1)) * inv
@@ -113,7 +117,7 @@ def warp_affine(image, mat, out):
             )
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def remap(image, map_x, map_y, out):
     """``cv::remap(image, out, map_x, map_y, INTER_LINEAR)`` of a float image.
 
@@ -133,7 +137,7 @@ def remap(image, map_x, map_y, out):
             out[y, x] = _bilinear(image, sx, sy)
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def piecewise_affine_warp(
     image, landmarks, triangles, triangle_id, mask, alpha, beta, min_x, min_y, out
 ):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openau.geometry import fit_to_landmarks, params_from_box, project
-from openau.landmarks.fitting import fit_clnf
+from openau.landmarks.fitting import FitResult, fit_clnf
 from openau.landmarks.model import LandmarkModel, PartModel
 from openau.landmarks.validation import validate_landmarks
 
@@ -160,8 +160,26 @@ def detect_landmarks(
         image = gray.astype(_F32)
     main = model.main
     fit = fit_clnf(image, main, params_global, params_local, windows)
+    landmarks = project(main.pdm, fit.params_global, fit.params_local)
+    return _refine_and_validate(
+        model, gray, image, fit, landmarks, params_global, params_local, parts, validate
+    )
+
+
+def _refine_and_validate(
+    model: LandmarkModel,
+    gray: np.ndarray,
+    image: np.ndarray,
+    fit: FitResult,
+    landmarks: np.ndarray,
+    params_global: np.ndarray,
+    params_local: np.ndarray,
+    parts: tuple[PartFit, ...],
+    validate: bool,
+) -> Detection:
+    """The rest of :func:`detect_landmarks` after the main fit (and its projection)."""
+    main = model.main
     glob, local = fit.params_global, fit.params_local
-    landmarks = project(main.pdm, glob, local)
     if not np.all(np.isfinite(landmarks)):
         # A numerically broken fit (OpenFace would carry NaNs on): report a
         # failure and keep the estimate it started from.
@@ -223,27 +241,33 @@ def detect_from_box(
         The best hypothesis' result (its ``likelihood`` is the value ranked).
     """
     image = gray.astype(_F32)
-    pdm = model.main.pdm
+    main = model.main
     box_f = tuple(float(_F32(v)) for v in box)
-    windows = model.main.settings.windows_detect
+    windows = main.settings.windows_detect
+    # Only the main fit's likelihood ranks the hypotheses, and nothing of one
+    # hypothesis carries into the next, so the part models and the validator
+    # run for the winner alone: the result is the same as refining and
+    # validating every hypothesis, as OpenFace does.
     best = None
     best_likelihood = None
     current = likelihood
     for rotation in hypotheses:
-        local = np.zeros(pdm.n_modes, _F32)
-        glob = params_from_box(pdm, box_f, local, rotation)
-        result = detect_landmarks(model, gray, glob, local, windows, parts, image=image)
-        if result.likelihood is not None:
-            current = result.likelihood
+        local = np.zeros(main.pdm.n_modes, _F32)
+        glob = params_from_box(main.pdm, box_f, local, rotation)
+        fit = fit_clnf(image, main, glob, local, windows)
+        landmarks = project(main.pdm, fit.params_global, fit.params_local)
+        if fit.likelihood is not None and np.all(np.isfinite(landmarks)):
+            current = fit.likelihood
         if best is None or best_likelihood < current:
-            best, best_likelihood = result, current
+            best, best_likelihood = (fit, landmarks, glob, local), current
+    result = _refine_and_validate(model, gray, image, *best, parts, True)
     return Detection(
-        best.params_global,
-        best.params_local,
-        best.landmarks,
+        result.params_global,
+        result.params_local,
+        result.landmarks,
         best_likelihood,
-        best.fitted,
-        best.success,
-        best.confidence,
-        best.parts,
+        result.fitted,
+        result.success,
+        result.confidence,
+        result.parts,
     )

@@ -1,8 +1,23 @@
 """Fitting the PDM to patch responses: regularised landmark mean-shift, multi-scale.
 
-At each scale OpenFace (``CLNF::Fit``) computes every landmark's response map
-once, then runs NU-RLMS twice: first for the rigid parameters only, then for
-all parameters with the PDM prior. Each iteration
+At each scale OpenFace (``CLNF::Fit``) computes every landmark's CCNF response
+map once, then runs NU-RLMS twice: first for the rigid parameters only, then
+for all parameters with the PDM prior.
+
+The response of a landmark's expert is computed on a square area around its
+current position, cut out of the image rotated and scaled into the reference
+frame the experts were trained in (the least-squares similarity between the
+projected shape and the same shape unrotated at the experts' scale,
+``AlignShapesWithScale``). At every offset of a ``window x window`` search
+grid (``CCNF_patch_expert::ResponseOpenBlas``):
+
+1. the ``h x w`` sub-patch is contrast-normalised (mean 0, norm 1);
+2. each neuron computes ``2 alpha / (1 + exp(-(bias + norm_weight w . patch)))``
+   and the neurons are summed;
+3. the summed map is multiplied by the CCNF covariance ``Sigma`` (spatial
+   smoothing by the edge potentials) and shifted to be non-negative.
+
+Each NU-RLMS iteration then
 
 1. projects the current shape and measures, in the experts' reference frame,
    how far each landmark moved from where its response map was centred;
@@ -16,6 +31,10 @@ all parameters with the PDM prior. Each iteration
 and stops after ``iterations`` steps or when the shape moves by less than
 0.01 pixel. The non-rigid pass of the last scale also returns the fit's
 log-likelihood, which ranks alternative initialisations.
+
+One scale (responses and both passes) is one call of the compiled kernel
+:func:`openau.landmarks._kernels.fit_scale`; this module chooses the view and
+the settings of each scale.
 
 References
 ----------
@@ -33,10 +52,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from openau.landmarks.model import CLNFModel, ExpertView, FitSettings
-from openau.landmarks.responses import patch_responses, reference_transforms, view_index
+from openau.landmarks import _array_cache
+from openau.landmarks.model import CLNFModel, FitSettings
 
-__all__ = ["FitResult", "fit_clnf", "kde_table", "nu_rlms"]
+__all__ = ["FitResult", "ScaleFit", "fit_clnf", "fit_scale", "kde_table", "view_index"]
 
 _F32 = np.float32
 #: Grid step (reference-frame pixels) of OpenFace's precomputed mean-shift kernels.
@@ -45,6 +64,8 @@ KDE_STEP = _F32(0.1)
 MIN_FACE_SCALE = 0.25
 #: OpenFace records the likelihood early when the face gets this small.
 _LIKELIHOOD_SCALE = 0.30
+#: OpenFace adapts the fitting settings to the scale, up to the third one.
+_MAX_REFINED_LEVEL = 2
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,52 @@ class FitResult:
     view: int
 
 
+@dataclass(frozen=True, eq=False)
+class ScaleFit:
+    """The outcome of :func:`fit_scale` at one scale.
+
+    Attributes
+    ----------
+    params_global : (6,) float32 ndarray
+    params_local : (m,) float32 ndarray
+    likelihood : float or None
+        Recorded on the last scale (or when the face got small).
+    responses : (n, window, window) float32 ndarray
+        The response maps; ``[i, y, x]`` scores landmark ``i`` at offset
+        ``(x - window // 2, y - window // 2)`` in the reference frame's axes;
+        zeros for landmarks invisible in the view.
+    landmarks : (n, 2) float32 ndarray
+        The landmarks (pixels) the maps are centred on.
+    ref_to_img : (2, 2) float32 ndarray
+        Linear part of the reference-frame-to-image similarity.
+    """
+
+    params_global: np.ndarray
+    params_local: np.ndarray
+    likelihood: float | None
+    responses: np.ndarray
+    landmarks: np.ndarray
+    ref_to_img: np.ndarray
+
+
+def view_index(view_centres: np.ndarray, params_global: np.ndarray) -> int:
+    """The view whose orientation is nearest the head's (OpenFace's ``GetViewIdx``).
+
+    Parameters
+    ----------
+    view_centres : (v, 3) ndarray
+        Euler angles of the views, radians.
+    params_global : (6,) float32 ndarray
+
+    Returns
+    -------
+    int
+        The first view at the smallest squared Euler-angle distance.
+    """
+    diff = np.asarray(params_global[1:4], _F32) - view_centres.astype(_F32)
+    return int(np.argmin(np.sum(diff * diff, axis=1, dtype=_F32)))
+
+
 @lru_cache(maxsize=32)
 def kde_table(window: int, a: float) -> np.ndarray:
     """Gaussian kernels around every 0.1-pixel grid position of a response map.
@@ -93,14 +160,18 @@ def kde_table(window: int, a: float) -> np.ndarray:
     (steps^2, window^2) float32 ndarray, read-only
     """
     steps = _grid_rows(window)
-    grid = np.arange(steps, dtype=_F32) * KDE_STEP
-    pixels = np.arange(window, dtype=_F32)
-    sq = (grid[:, None] - pixels[None, :]) ** 2  # (steps, window), float32
-    # table[x, y, i, j] = exp(a * (sq[y, i] + sq[x, j]))
-    arg = _F32(a) * (sq[None, :, :, None] + sq[:, None, None, :])
-    table = np.exp(arg.astype(np.float64)).astype(_F32).reshape(steps * steps, window * window)
-    table.setflags(write=False)
-    return table
+
+    def compute() -> np.ndarray:
+        grid = np.arange(steps, dtype=_F32) * KDE_STEP
+        pixels = np.arange(window, dtype=_F32)
+        sq = (grid[:, None] - pixels[None, :]) ** 2  # (steps, window), float32
+        # table[x, y, i, j] = exp(a * (sq[y, i] + sq[x, j]))
+        arg = _F32(a) * (sq[None, :, :, None] + sq[:, None, None, :])
+        return np.exp(arg.astype(np.float64)).astype(_F32).reshape(steps * steps, window * window)
+
+    # Tens of milliseconds for the large windows: kept on disk (read-only).
+    inputs = (np.array([window], np.int64), np.array([a], _F32))
+    return _array_cache.cached_array("kde", inputs, (steps * steps, window * window), compute)
 
 
 def _grid_rows(window: int) -> int:
@@ -113,81 +184,7 @@ def _grid_stride(window: int) -> int:
     return int(float(_F32(window) / KDE_STEP) + 0.5)
 
 
-def nu_rlms(
-    model: CLNFModel,
-    params_global: np.ndarray,
-    params_local: np.ndarray,
-    responses: np.ndarray,
-    base_shape: np.ndarray,
-    img_to_ref: np.ndarray,
-    ref_to_img: np.ndarray,
-    expert: ExpertView,
-    reg_factor: float,
-    sigma: float,
-    weight_factor: float,
-    iterations: int,
-    last_scale: bool = False,
-) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """NU-RLMS at one scale: OpenFace's rigid then non-rigid ``CLNF::NU_RLMS`` passes.
-
-    Both passes use the same response maps; the rigid pass updates only the
-    6 global parameters, without the prior; the second updates all.
-
-    Parameters
-    ----------
-    model : CLNFModel
-    params_global : (6,) float32 ndarray
-    params_local : (m,) float32 ndarray
-    responses : (n, s, s) float32 ndarray
-        Response maps centred on ``base_shape``.
-    base_shape : (n, 2) float32 ndarray
-    img_to_ref, ref_to_img : (2, 2) float32 ndarray
-    expert : ExpertView
-        The view the responses came from (visibilities, reliabilities).
-    reg_factor, sigma, weight_factor : float
-        Prior weight, kernel width (reference-frame pixels) and scale of the
-        per-landmark reliabilities (0: all landmarks weigh 1).
-    iterations : int
-        Per pass.
-    last_scale : bool
-        This is the last scale fitted: record the likelihood. OpenFace also
-        records it when the rigid pass leaves the face smaller than scale 0.3.
-
-    Returns
-    -------
-    params_global, params_local : float32 ndarrays
-    likelihood : float or None
-        Mean log kernel-weighted response at the final offsets of the second
-        pass, when recorded.
-    """
-    from openau.landmarks import _kernels  # numba: compiled on first use
-
-    pdm = model.pdm
-    window = responses.shape[1]
-    a = _F32(-0.5 / float(_F32(sigma) * _F32(sigma)))
-    glob, local, lhood, recorded = _kernels.nu_rlms(
-        pdm.mean_shape,
-        pdm.components,
-        pdm.eigenvalues,
-        np.asarray(params_global, _F32),
-        np.asarray(params_local, _F32),
-        responses,
-        base_shape,
-        img_to_ref.astype(np.float64),
-        ref_to_img.astype(np.float64),
-        expert.visible,
-        expert.landmark_weights(weight_factor),
-        kde_table(window, float(a)),
-        _grid_stride(window),
-        _F32(reg_factor),
-        _F32(sigma),
-        iterations,
-        last_scale,
-        _LIKELIHOOD_SCALE,
-    )
-    return glob, local, float(lhood) if recorded else None
-
-
+@lru_cache(maxsize=64)
 def _scale_settings(settings: FitSettings, patch_scale: float) -> tuple[float, float, float]:
     """Regulariser, sigma and weight factor at a scale (OpenFace's ``refine_parameters``)."""
     if not settings.refine_parameters:
@@ -199,6 +196,94 @@ def _scale_settings(settings: FitSettings, patch_scale: float) -> tuple[float, f
     sigma = float(_F32(_F32(settings.sigma) + 0.25 * octaves))
     weight = float(_F32(settings.weight_factor + 2 * settings.weight_factor * octaves))
     return reg, sigma, weight
+
+
+def fit_scale(
+    image: np.ndarray,
+    model: CLNFModel,
+    level: int,
+    view: int,
+    window: int,
+    params_global: np.ndarray,
+    params_local: np.ndarray,
+    last_scale: bool = False,
+    iterations: int | None = None,
+) -> ScaleFit:
+    """Patch responses and NU-RLMS at one scale (OpenFace's ``CLNF::Fit`` body).
+
+    Parameters
+    ----------
+    image : (H, W) float32 ndarray
+        Grayscale image, 0-255, C-contiguous.
+    model : CLNFModel
+    level : int
+        The scale (index into ``model.scales``).
+    view : int
+        The view of that scale's experts to use (see :func:`view_index`).
+    window : int
+        Side of the search grid (odd); the map centre is the current position.
+    params_global : (6,) float32 ndarray
+    params_local : (m,) float32 ndarray
+    last_scale : bool
+        This is the last scale fitted: record the likelihood. OpenFace also
+        records it when the rigid pass leaves the face smaller than scale 0.3.
+    iterations : int, optional
+        NU-RLMS iterations per pass; the model's setting by default, 0 for
+        the response maps alone.
+
+    Returns
+    -------
+    ScaleFit
+    """
+    from openau.landmarks import _kernels  # numba: loaded on first use
+
+    pdm = model.pdm
+    settings = model.settings
+    experts = model.scales[level]
+    expert = experts.views[view]
+    # OpenFace adapts the settings by the scale, capped at the third one.
+    capped = model.scales[min(level, _MAX_REFINED_LEVEL)].scale
+    reg, sigma, weight = _scale_settings(settings, capped)
+    sigma32 = _F32(sigma)
+    a = _F32(-0.5 / float(sigma32 * sigma32))
+    glob = np.array(params_global, _F32)
+    local = np.array(params_local, _F32)
+    h, w = expert.patch_shape
+    n = pdm.n_points
+    responses = np.empty((n, window, window), _F32)
+    base = np.empty((n, 2), _F32)
+    ref_to_img = np.empty((2, 2), _F32)
+    lhood, recorded = _kernels.fit_scale(
+        image,
+        pdm.mean_shape,
+        pdm.components,
+        model.components_t,
+        pdm.eigenvalues,
+        glob,
+        local,
+        _F32(experts.scale),
+        expert.index,
+        expert.visible,
+        h,
+        w,
+        expert.weights,
+        expert.biases,
+        expert.alphas2,
+        expert.sigma_t(window),
+        expert.landmark_weights(weight),
+        kde_table(window, float(a)),
+        _grid_stride(window),
+        _F32(reg),
+        sigma32,
+        settings.iterations if iterations is None else iterations,
+        last_scale,
+        _LIKELIHOOD_SCALE,
+        responses,
+        base,
+        ref_to_img,
+    )
+    likelihood = float(lhood) if recorded else None
+    return ScaleFit(glob, local, likelihood, responses, base, ref_to_img)
 
 
 def fit_clnf(
@@ -213,7 +298,7 @@ def fit_clnf(
     Parameters
     ----------
     image : (H, W) float32 ndarray
-        Grayscale image, 0-255.
+        Grayscale image, 0-255, C-contiguous.
     model : CLNFModel
     params_global : (6,) float32 ndarray
         Initial ``(scale, rx, ry, rz, tx, ty)``.
@@ -227,7 +312,6 @@ def fit_clnf(
     """
     glob = np.asarray(params_global, _F32)
     local = np.asarray(params_local, _F32)
-    settings = model.settings
     n_scales = len(model.scales)
     likelihood = None
     view = 0
@@ -237,32 +321,12 @@ def fit_clnf(
             continue
         if not (np.all(np.isfinite(glob)) and np.all(np.isfinite(local))):
             return FitResult(glob, local, False, likelihood, view)
-        landmarks, img_to_ref, ref_to_img = reference_transforms(
-            model.pdm, glob, local, experts.scale
-        )
         view = view_index(experts.view_centres, glob)
-        responses = patch_responses(image, landmarks, ref_to_img, experts, view, window)
-        # OpenFace adapts the settings by the scale, capped at the third one.
-        capped = model.scales[min(level, 2)].scale
-        reg, sigma, weight = _scale_settings(settings, capped)
         last = level == n_scales - 1 or (level + 1 < len(windows) and windows[level + 1] == 0)
-        glob, local, lhood = nu_rlms(
-            model,
-            glob,
-            local,
-            responses,
-            landmarks,
-            img_to_ref,
-            ref_to_img,
-            experts.views[view],
-            reg,
-            sigma,
-            weight,
-            settings.iterations,
-            last_scale=last,
-        )
-        if lhood is not None:
-            likelihood = lhood
+        fit = fit_scale(image, model, level, view, window, glob, local, last_scale=last)
+        glob, local = fit.params_global, fit.params_local
+        if fit.likelihood is not None:
+            likelihood = fit.likelihood
         if glob[0] < MIN_FACE_SCALE:
             return FitResult(glob, local, False, likelihood, view)
     return FitResult(glob, local, True, likelihood, view)

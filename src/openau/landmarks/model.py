@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from openau.errors import ModelFileError, ModelsNotFoundError
+from openau.landmarks import _array_cache
 from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
 from openau.models.description import (
     PatchExpertKind,
@@ -170,6 +171,11 @@ class ExpertView:
         """
         return self.sigma_t(window).transpose(0, 2, 1)
 
+    def __getstate__(self):
+        # Derived arrays (tens of MB of covariances) are recomputed or
+        # re-mapped where the model is unpickled, not copied with it.
+        return {**self.__dict__, "_cache": {}}
+
     def landmark_weights(self, weight_factor: float) -> np.ndarray:
         """NU-RLMS weights ``(n,)`` float32: ``weight_factor`` times the expert
         reliabilities, or 1 when ``weight_factor`` is 0 (OpenFace's unweighted
@@ -190,30 +196,50 @@ class ExpertView:
         """:meth:`sigma` transposed (contiguous), as the response kernel reads it.
 
         Computed on first use per window size and kept (OpenFace computes its
-        ``Sigmas`` lazily too).
+        ``Sigmas`` lazily too); the costly ones (with similarity components)
+        also in the per-user disk cache (:mod:`openau.landmarks._array_cache`).
         """
         cached = self._cache.get(window)
         if cached is None:
-            cached = np.ascontiguousarray(self._compute_sigma(window).transpose(0, 2, 1))
-            cached.setflags(write=False)
+            cached = self._load_sigma_t(window)
             self._cache[window] = cached
         return cached
 
-    def _compute_sigma(self, window: int) -> np.ndarray:
+    def _load_sigma_t(self, window: int) -> np.ndarray:
         size = window * window
         comps = self._components.components_for(window)
         if comps is None:
             comps = np.zeros((0, size, size), _F32)
-        betas = self._betas[:, : comps.shape[0]].astype(_F32)
-        # Summed in float32 term by term, as OpenFace does.
-        q2 = np.zeros((betas.shape[0], size, size), _F32)
-        for b in range(comps.shape[0]):
-            q2 += betas[:, b, None, None] * comps[b]
-        identity = np.eye(size, dtype=_F32)
-        inverse = _F32(2) * (self._sum_alphas[:, None, None] * identity + q2)
-        sigma = np.linalg.inv(inverse.astype(np.float64)).astype(_F32)
-        sigma.setflags(write=False)
-        return sigma
+        betas = np.ascontiguousarray(self._betas[:, : comps.shape[0]], dtype=_F32)
+
+        def compute() -> np.ndarray:
+            sigma = _ccnf_sigma(self._sum_alphas, betas, comps)
+            return np.ascontiguousarray(sigma.transpose(0, 2, 1))
+
+        if comps.shape[0] == 0:
+            # Diagonal, cheap: not worth a file.
+            sigma_t = compute()
+            sigma_t.setflags(write=False)
+            return sigma_t
+        inputs = (self._sum_alphas, betas, comps)
+        shape = (len(self.index), size, size)
+        return _array_cache.cached_array("ccnf-sigma", inputs, shape, compute)
+
+
+def _ccnf_sigma(sum_alphas: np.ndarray, betas: np.ndarray, comps: np.ndarray) -> np.ndarray:
+    """``(2 (sum(alpha) I + sum_b beta_b S_b))^-1`` per landmark, ``(v, s, s)`` float32.
+
+    The matrix is summed in float32 term by term, as OpenFace does, and
+    inverted in float64 (OpenFace: float32 Cholesky; the matrices are well
+    conditioned, so the two agree to float32 rounding).
+    """
+    size = comps.shape[1]
+    q2 = np.zeros((betas.shape[0], size, size), _F32)
+    for b in range(comps.shape[0]):
+        q2 += betas[:, b, None, None] * comps[b]
+    identity = np.eye(size, dtype=_F32)
+    inverse = _F32(2) * (sum_alphas[:, None, None] * identity + q2)
+    return np.linalg.inv(inverse.astype(np.float64)).astype(_F32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,11 +253,21 @@ class ScaleExperts:
 
 @dataclass(frozen=True, eq=False)
 class CLNFModel:
-    """A CLNF model: its PDM, patch experts per scale (coarse to fine), settings."""
+    """A CLNF model: its PDM, patch experts per scale (coarse to fine), settings.
+
+    ``components_t`` is the PDM's ``(m, n, 3)`` components with the mode axis
+    first, the layout the compiled shape computation reads.
+    """
 
     pdm: PDMModel
     scales: tuple[ScaleExperts, ...]
     settings: FitSettings
+    components_t: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        comps_t = np.ascontiguousarray(self.pdm.components.transpose(2, 0, 1))
+        comps_t.setflags(write=False)
+        object.__setattr__(self, "components_t", comps_t)
 
 
 @dataclass(frozen=True, eq=False)

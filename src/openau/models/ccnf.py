@@ -189,7 +189,100 @@ def _read_neurons_fast(reader: BinaryReader, height: int, width: int, count: int
     return [(*row["params"], w) for row, w in zip(rows, weights)]
 
 
+# An invisible landmark's record: marker, width, height, 0 neurons, padding.
+_EMPTY_EXPERT = np.dtype([("header", "<i4", (4,)), ("padding", "<i4")])
+
+
+def _expert_record(height: int, width: int, n_neurons: int, n_betas: int) -> np.dtype:
+    """The bytes of one visible landmark's expert, as a structured dtype."""
+    neuron = np.dtype(
+        [
+            ("marker", "<i4"),
+            ("kind", "<i4"),
+            ("params", "<f8", (3,)),
+            ("header", "<i4", (3,)),
+            ("weights", "<f4", (height * width,)),
+        ]
+    )
+    return np.dtype(
+        [
+            ("header", "<i4", (4,)),
+            ("neurons", neuron, (n_neurons,)),
+            ("betas", "<f8", (n_betas,)),
+            ("confidence", "<f8"),
+        ]
+    )
+
+
+def _read_view_fast(reader: BinaryReader, centre, visible, n_betas) -> CCNFView | None:
+    """A whole view in a few structured reads, or None to fall back.
+
+    Valid when every record has the usual layout: visible landmarks with
+    experts of one shape (that of the first), float32 neuron weights,
+    intensity neurons; anything else goes through :func:`_read_view`, which
+    reports the exact offset of the problem.
+    """
+    n = visible.shape[0]
+    start = reader.pos
+    first = int(np.argmax(visible)) if visible.any() else n
+    header_at = start + first * _EMPTY_EXPERT.itemsize
+    if first == n or reader.remaining() < first * _EMPTY_EXPERT.itemsize + 16:
+        return None
+    marker, width, height, k = np.frombuffer(reader.data, "<i4", 4, header_at)
+    if marker != _EXPERT_MARKER or not (0 < k <= _MAX_COUNT and 0 < width and 0 < height):
+        return None
+    record = _expert_record(int(height), int(width), int(k), n_betas)
+    sizes = np.where(visible, record.itemsize, _EMPTY_EXPERT.itemsize)
+    offsets = start + np.concatenate([[0], np.cumsum(sizes)])
+    if offsets[-1] > len(reader.data):
+        return None
+    experts = np.zeros(n, record)
+    empty = np.zeros(n, _EMPTY_EXPERT)
+    # One read per run of consecutive landmarks of the same kind.
+    edges = np.flatnonzero(np.diff(visible.astype(np.int8))) + 1
+    for lo, hi in zip(np.concatenate([[0], edges]), np.concatenate([edges, [n]])):
+        kind = record if visible[lo] else _EMPTY_EXPERT
+        rows = np.frombuffer(reader.data, kind, hi - lo, int(offsets[lo]))
+        (experts if visible[lo] else empty)[lo:hi] = rows
+    neurons = experts["neurons"][visible]
+    if not (
+        np.all(experts["header"][visible] == (_EXPERT_MARKER, width, height, k))
+        and np.all(empty["header"][~visible][:, [0, 3]] == (_EXPERT_MARKER, 0))
+        and np.all(neurons["marker"] == _NEURON_MARKER)
+        and np.all(neurons["kind"] == _INTENSITY_NEURON)
+        and np.all(neurons["header"] == (height, width, 5))  # 5: CV_32F
+    ):
+        return None
+    reader.pos = int(offsets[-1])
+    weights = np.zeros((n, k, height, width), np.float32)
+    weights[visible] = experts["neurons"]["weights"][visible].reshape(-1, k, height, width)
+    params = np.ascontiguousarray(experts["neurons"]["params"].transpose(2, 0, 1))
+    params[:, ~visible] = 0
+    betas = np.ascontiguousarray(experts["betas"]).reshape(n, n_betas)
+    confidences = np.where(visible, experts["confidence"], 0.0)
+    return _view(centre, visible, weights, params, betas, confidences)
+
+
+def _view(centre, visible, weights, params, betas, confidences) -> CCNFView:
+    arrays = (weights, params, betas, confidences, centre, visible)
+    for arr in arrays:
+        arr.setflags(write=False)
+    return CCNFView(
+        centre=centre,
+        visible=visible,
+        weights=weights,
+        norm_weights=params[0],
+        biases=params[1],
+        alphas=params[2],
+        betas=betas,
+        confidences=confidences,
+    )
+
+
 def _read_view(reader: BinaryReader, centre, visible, n_betas):
+    fast = _read_view_fast(reader, centre, visible, n_betas)
+    if fast is not None:
+        return fast
     n = visible.shape[0]
     experts: list[tuple | None] = []
     shape = None
@@ -239,19 +332,7 @@ def _read_view(reader: BinaryReader, centre, visible, n_betas):
             params[:, i, j] = (norm_weight, bias, alpha)
         betas[i] = beta
         confidences[i] = confidence
-    arrays = (weights, params, betas, confidences, centre, visible)
-    for arr in arrays:
-        arr.setflags(write=False)
-    return CCNFView(
-        centre=centre,
-        visible=visible,
-        weights=weights,
-        norm_weights=params[0],
-        biases=params[1],
-        alphas=params[2],
-        betas=betas,
-        confidences=confidences,
-    )
+    return _view(centre, visible, weights, params, betas, confidences)
 
 
 def read_ccnf_patch_experts(path: str | PathLike[str]) -> CCNFPatchExperts:
