@@ -24,24 +24,28 @@ stage stall on that frame until the run is halted.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from openau.errors import ExtractionError, InputError, OpenAUError, StageTimeoutError
 from openau.output.columns import N_LANDMARKS, N_MODES
-from openau.output.tables import video_table
+from openau.output.tables import ColumnTable, video_table
 from openau.video.config import ExtractConfig
 from openau.video.decode import Frame, VideoReader
 from openau.video.sources import ImageSequenceReader, Input
 from openau.video.stages import LandmarkResultLike, Stages
 from openau.video.watchdog import Stall, Watchdog
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "STAGES",
@@ -100,12 +104,26 @@ class FrameResult:
 
 @dataclass
 class VideoOutput:
-    """A finished input: its table, what the user should be warned about, and seconds of work per stage."""
+    """A finished input: its table, what the user should be warned about, and seconds of work per stage.
 
-    table: pd.DataFrame
+    Attributes
+    ----------
+    columns : ColumnTable
+        The table as numpy columns (what the writers take).
+    frames : int
+    warnings : list of str
+    stage_seconds : dict of str to float
+    """
+
+    columns: ColumnTable
     frames: int
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame (built on first access)."""
+        return self.columns.to_pandas()
 
 
 @dataclass(frozen=True)
@@ -435,7 +453,7 @@ class VideoRun:
         au = self._analyser.finish() if analyser_done else None
         return pose, landmarks_3d, au
 
-    def _table(self, count: int, pose, landmarks_3d, au) -> pd.DataFrame:
+    def _table(self, count: int, pose, landmarks_3d, au) -> ColumnTable:
         records = self._records
         intensity = presence = None
         names: dict = {}
@@ -490,9 +508,9 @@ class VideoRun:
             )
         if not table["success"].any():
             warnings.append(f"{self.path}: no face found in any of the {count} frames; every row has success=0")
-        return VideoOutput(table=table, frames=count, warnings=warnings, stage_seconds=self._watch.seconds())
+        return VideoOutput(columns=table, frames=count, warnings=warnings, stage_seconds=self._watch.seconds())
 
-    def partial(self) -> pd.DataFrame | None:
+    def partial(self) -> ColumnTable | None:
         """The frames done so far, after an interruption or failure; None if none.
 
         Halts the run. AU columns are post-processed over these frames only,
