@@ -73,6 +73,15 @@ class RunningMedian:
         Descriptor length.
     bins : HistogramBins
 
+    Attributes
+    ----------
+    hist : (bins.count, n_dims) int32 ndarray
+        Samples added, per bin and dimension.
+    count : int
+        Samples added.
+    median : (n_dims,) float64 ndarray
+        The median after the last :meth:`update`.
+
     Notes
     -----
     :meth:`update` reproduces OpenFace's quirks, since they reach its numbers:
@@ -88,7 +97,12 @@ class RunningMedian:
 
     def __init__(self, n_dims: int, bins: HistogramBins) -> None:
         self.bins = bins
-        self.hist = np.zeros((n_dims, bins.count), np.int32)
+        # Bin-major: the values of a descriptor fall in a narrow band of bins
+        # (HOG mostly below 0.3 of its [-0.005, 1] range), so only the pages
+        # of those bins are ever touched. Dimension-major, every dimension's
+        # row (4 KB for the HOG) would be touched by the first sample: 18 MB
+        # resident instead of about 5.
+        self.hist = np.zeros((bins.count, n_dims), np.int32)
         self.count = 0
         self._median_bin = np.full(n_dims, -1, np.int64)
         self._below = np.zeros(n_dims, np.int64)
