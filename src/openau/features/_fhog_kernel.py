@@ -44,7 +44,8 @@ _TEXTURE_WEIGHT = np.float32(2 * 0.2357)  # 0.2357 ~ 1 / sqrt(18), times 2 to un
 _EPS = np.float32(0.0001)
 
 
-@njit(cache=True)
+# Inlined by numba itself (LLVM left it a call): a quarter of the FHOG time.
+@njit(cache=True, inline="always")
 def _gradient(image, y, x, prefer_first):
     """Central differences of the channel with the largest squared gradient.
 
@@ -199,6 +200,8 @@ def fhog(image, cell_size, orientation_bins):
         # SIMD path: float32 throughout, ties go to the first channel.
         for x in range(1, simd_end):
             gx, gy, length = _gradient(image, y, x, True)
+            if length == 0:
+                continue  # a vote of 0 changes nothing (masked-out pixels)
             v = np.sqrt(np.float32(length))
             o = orientation_bins[gx + _MAX_GRADIENT, gy + _MAX_GRADIENT]
             c = col_f[x]
@@ -211,6 +214,8 @@ def fhog(image, cell_size, orientation_bins):
         # Scalar path: float64, ties go to the last channel (red of BGR).
         for x in range(simd_end, visible_nc):
             gx, gy, length = _gradient(image, y, x, False)
+            if length == 0:
+                continue
             o = orientation_bins[gx + _MAX_GRADIENT, gy + _MAX_GRADIENT]
             v = math.sqrt(length)
             c = col_d[x]
