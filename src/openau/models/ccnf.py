@@ -26,6 +26,7 @@ code, then the raw row-major elements).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from os import PathLike
 
@@ -155,17 +156,13 @@ def _read_neuron(reader: BinaryReader, height: int, width: int):
             f"expected {height} x {width}",
             matrix_at,
         )
-    return norm_weight, bias, alpha, weights
+    return (norm_weight, bias, alpha), weights
 
 
-def _read_neurons_fast(reader: BinaryReader, height: int, width: int, count: int):
-    """All of an expert's neurons in one structured read, or None to fall back.
-
-    Valid when every record has the usual layout (float32 weights of the
-    expected size); anything else goes through :func:`_read_neuron`, which
-    reports the exact offset of the problem.
-    """
-    record = np.dtype(
+@functools.lru_cache(maxsize=16)
+def _neuron_record(height: int, width: int) -> np.dtype:
+    """One neuron as stored: markers, parameters, matrix header and float32 weights."""
+    return np.dtype(
         [
             ("marker", "<i4"),
             ("kind", "<i4"),
@@ -174,19 +171,29 @@ def _read_neurons_fast(reader: BinaryReader, height: int, width: int, count: int
             ("weights", "<f4", (height * width,)),
         ]
     )
+
+
+def _read_neurons(reader: BinaryReader, height: int, width: int, count: int):
+    """An expert's neurons: ``(count, 3)`` float64 parameters and ``(count, h, w)`` float32 weights.
+
+    Every record with the usual layout (float32 weights of the expected
+    size) is read in one structured read; anything else goes neuron by
+    neuron through :func:`_read_neuron`, which reports the exact offset of
+    the problem.
+    """
+    record = _neuron_record(height, width)
     size = record.itemsize * count
-    if reader.remaining() < size:
-        return None
-    rows = np.frombuffer(reader.data, dtype=record, count=count, offset=reader.pos)
-    if not (
-        np.all(rows["marker"] == _NEURON_MARKER)
-        and np.all(rows["kind"] == _INTENSITY_NEURON)
-        and np.all(rows["header"] == (height, width, 5))  # 5: CV_32F
-    ):
-        return None
-    reader.pos += size
-    weights = rows["weights"].reshape(count, height, width)
-    return [(*row["params"], w) for row, w in zip(rows, weights)]
+    if reader.remaining() >= size:
+        rows = np.frombuffer(reader.data, dtype=record, count=count, offset=reader.pos)
+        if (
+            (rows["marker"] == _NEURON_MARKER).all()
+            and (rows["kind"] == _INTENSITY_NEURON).all()
+            and (rows["header"] == (height, width, 5)).all()  # 5: CV_32F
+        ):
+            reader.pos += size
+            return rows["params"], rows["weights"].reshape(count, height, width)
+    neurons = [_read_neuron(reader, height, width) for _ in range(count)]
+    return np.array([p for p, _ in neurons]), np.stack([w for _, w in neurons])
 
 
 def _read_view(reader: BinaryReader, centre, visible, n_betas):
@@ -218,12 +225,9 @@ def _read_view(reader: BinaryReader, centre, visible, n_betas):
                 f"neurons, unlike the view's first ({shape[0]} x {shape[1]}, {shape[2]})",
                 start,
             )
-        neurons = _read_neurons_fast(reader, height, width, n_neurons)
-        if neurons is None:  # irregular records: read one by one, for precise errors
-            neurons = [_read_neuron(reader, height, width) for _ in range(n_neurons)]
-        betas = [reader.f64() for _ in range(n_betas)]
-        confidence = reader.f64()
-        experts.append((neurons, betas, confidence))
+        params, weights = _read_neurons(reader, height, width, n_neurons)
+        tail = reader.array(n_betas + 1, np.float64)  # the betas, then the confidence
+        experts.append((params, weights, tail))
 
     height, width, k = shape if shape is not None else (0, 0, 0)
     weights = np.zeros((n, k, height, width), np.float32)
@@ -233,12 +237,11 @@ def _read_view(reader: BinaryReader, centre, visible, n_betas):
     for i, expert in enumerate(experts):
         if expert is None:
             continue
-        neurons, beta, confidence = expert
-        for j, (norm_weight, bias, alpha, w) in enumerate(neurons):
-            weights[i, j] = w
-            params[:, i, j] = (norm_weight, bias, alpha)
-        betas[i] = beta
-        confidences[i] = confidence
+        expert_params, expert_weights, tail = expert
+        weights[i] = expert_weights
+        params[:, i] = expert_params.T
+        betas[i] = tail[:n_betas]
+        confidences[i] = tail[n_betas]
     arrays = (weights, params, betas, confidences, centre, visible)
     for arr in arrays:
         arr.setflags(write=False)
