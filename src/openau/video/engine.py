@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from openau._rows import RowBuffer
 from openau.errors import ExtractionError, InputError, OpenAUError, StageTimeoutError
 from openau.output.columns import N_LANDMARKS, N_MODES
 from openau.output.tables import ColumnTable, video_table
@@ -140,27 +141,27 @@ def _stall_hook() -> tuple[str, int] | None:
 
 
 class _Records:
-    """The small per-frame arrays kept for the table (images are not kept)."""
+    """The small per-frame values kept for the table (images are not kept), in compact blocks."""
 
     def __init__(self) -> None:
-        self.timestamp: list[float] = []
-        self.confidence: list[float] = []
-        self.success: list[bool] = []
-        self.landmarks: list[np.ndarray] = []
-        self.params_global: list[np.ndarray] = []
-        self.params_local: list[np.ndarray] = []
+        self.timestamp = RowBuffer((), np.float64)
+        self.confidence = RowBuffer((), np.float64)
+        self.success = RowBuffer((), bool)
+        self.landmarks = RowBuffer((N_LANDMARKS, 2), np.float32)
+        self.params_global = RowBuffer((6,), np.float32)
+        self.params_local = RowBuffer((N_MODES,), np.float32)
 
     def __len__(self) -> int:
         return len(self.timestamp)
 
     def add(self, result: FrameResult) -> None:
         fit = result.landmarks
-        self.timestamp.append(float(result.timestamp))
         self.confidence.append(float(fit.confidence))
         self.success.append(bool(fit.success))
         self.landmarks.append(np.asarray(fit.landmarks, np.float32).reshape(N_LANDMARKS, 2))
         self.params_global.append(np.asarray(fit.params_global, np.float32).reshape(6))
         self.params_local.append(np.asarray(fit.params_local, np.float32).reshape(N_MODES))
+        self.timestamp.append(float(result.timestamp))  # last: it counts the rows
 
 
 class VideoRun:
@@ -444,9 +445,9 @@ class VideoRun:
     def _postprocess(self, analyser_done: bool, count: int):
         """AU table and geometry for the first ``count`` frames (AU None if unavailable)."""
         records = self._records
-        params_global = np.stack(records.params_global[:count])
-        params_local = np.stack(records.params_local[:count])
-        landmarks = np.stack(records.landmarks[:count])
+        params_global = records.params_global.array(count)
+        params_local = records.params_local.array(count)
+        landmarks = records.landmarks.array(count)
         pose, landmarks_3d = self._stages.geometry(
             params_global, params_local, landmarks, self.info.width, self.info.height
         )
@@ -463,14 +464,14 @@ class VideoRun:
             names = {"intensity_names": tuple(au.intensity_names), "presence_names": tuple(au.presence_names)}
         return video_table(
             frame=np.arange(1, count + 1),
-            timestamp=np.asarray(records.timestamp[:count], np.float64),
-            confidence=np.asarray(records.confidence[:count], np.float64),
-            success=np.asarray(records.success[:count], bool),
+            timestamp=records.timestamp.array(count),
+            confidence=records.confidence.array(count),
+            success=records.success.array(count),
             pose=pose,
-            landmarks_2d=np.stack(records.landmarks[:count]),
+            landmarks_2d=records.landmarks.array(count),
             landmarks_3d=landmarks_3d,
-            params_global=np.stack(records.params_global[:count]),
-            params_local=np.stack(records.params_local[:count]),
+            params_global=records.params_global.array(count),
+            params_local=records.params_local.array(count),
             intensity=intensity,
             presence=presence,
             **names,
