@@ -104,6 +104,18 @@ def _check(name: str, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+def _columns_of(block: np.ndarray) -> list[np.ndarray]:
+    """The columns of a ``(n, k)`` block, or of ``(n, points, axes)`` coordinates axis by axis.
+
+    Views, not copies: a long video's table then costs little beyond the
+    per-frame arrays it is made from.
+    """
+    if block.ndim == 2:
+        return [block[:, j] for j in range(block.shape[1])]
+    # OpenFace writes all x, then all y (then X, Y, Z): coordinate-major order.
+    return [block[:, i, axis] for axis in range(block.shape[2]) for i in range(block.shape[1])]
+
+
 def _body(
     n: int,
     pose: np.ndarray,
@@ -116,39 +128,25 @@ def _body(
     n_intensity: int,
     n_presence: int,
 ) -> list[np.ndarray]:
-    pose = _check("pose", pose, (n, 6))
-    landmarks_2d = _check("landmarks_2d", landmarks_2d, (n, N_LANDMARKS, 2))
-    landmarks_3d = _check("landmarks_3d", landmarks_3d, (n, N_LANDMARKS, 3))
-    params_global = _check("params_global", params_global, (n, 6))
-    params_local = _check("params_local", params_local, (n, N_MODES))
-    # OpenFace writes all x, then all y (then X, Y, Z): coordinate-major order.
     blocks = [
-        pose,
-        landmarks_2d.transpose(0, 2, 1).reshape(n, -1),
-        landmarks_3d.transpose(0, 2, 1).reshape(n, -1),
-        params_global,
-        params_local,
+        _check("pose", pose, (n, 6)),
+        _check("landmarks_2d", landmarks_2d, (n, N_LANDMARKS, 2)),
+        _check("landmarks_3d", landmarks_3d, (n, N_LANDMARKS, 3)),
+        _check("params_global", params_global, (n, 6)),
+        _check("params_local", params_local, (n, N_MODES)),
+        np.zeros((n, n_intensity)) if intensity is None else _check("intensity", intensity, (n, n_intensity)),
+        np.zeros((n, n_presence)) if presence is None else _check("presence", presence, (n, n_presence)),
     ]
-    blocks.append(np.zeros((n, n_intensity)) if intensity is None else _check("intensity", intensity, (n, n_intensity)))
-    blocks.append(np.zeros((n, n_presence)) if presence is None else _check("presence", presence, (n, n_presence)))
-    return blocks
+    return [column for block in blocks for column in _columns_of(block)]
 
 
 def _frame(columns: list[str], head: list[np.ndarray], body: list[np.ndarray]) -> ColumnTable:
+    if len(head) + len(body) != len(columns):
+        raise ValueError(f"{len(head) + len(body)} columns of values for {len(columns)} names")
     dtypes = column_dtypes(columns)
-    data: dict[str, np.ndarray] = {}
-    position = 0
-    for block in head:
-        name = columns[position]
-        data[name] = np.asarray(block).astype(dtypes[name], copy=False)
-        position += 1
-    for block in body:
-        for j in range(block.shape[1]):
-            name = columns[position]
-            data[name] = np.ascontiguousarray(block[:, j]).astype(dtypes[name], copy=False)
-            position += 1
-    assert position == len(columns)
-    return ColumnTable(data)
+    return ColumnTable(
+        {name: np.asarray(values).astype(dtypes[name], copy=False) for name, values in zip(columns, head + body)}
+    )
 
 
 def video_table(

@@ -60,8 +60,9 @@ def is_complete(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
-#: Rows formatted at a time: bounds the memory of writing a long video's CSV.
-_CSV_CHUNK_ROWS = 1000
+#: Rows formatted at a time: bounds the memory of writing a long video's CSV
+#: (each value is a Python float while its row is formatted: ~30 MB per 1000 rows).
+_CSV_CHUNK_ROWS = 256
 
 
 def _csv_chunks(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]):
