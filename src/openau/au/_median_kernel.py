@@ -1,11 +1,15 @@
-"""Numba kernel: histogram medians kept up to date one sample at a time."""
+"""Numba kernel: histogram medians kept up to date one sample at a time.
+
+The kernel releases the GIL (``nogil``): the engine's AU thread then runs
+beside the landmark thread on a machine with more than one core.
+"""
 
 from __future__ import annotations
 
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step, median):
     """Optionally add one sample per dimension, then move each median to ``cutoff``.
 

@@ -11,6 +11,9 @@ differences show in OpenFace's numbers, so both are reproduced:
 
 Everything after the gradient histograms (block energies, truncated
 normalisation, texture features) is float32, as in dlib.
+
+The kernels release the GIL (``nogil``): the engine's AU thread then runs
+beside the landmark thread on a machine with more than one core.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ _EPS = np.float32(0.0001)
 
 
 # Inlined by numba itself (LLVM left it a call): a quarter of the FHOG time.
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _gradient(image, y, x, prefer_first):
     """Central differences of the channel with the largest squared gradient.
 
@@ -88,7 +91,7 @@ def _gradient(image, y, x, prefer_first):
     return best_gx, best_gy, best_len
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _snap_rows(gradients, directions, first_row):
     """Orientation bins of the gradients ``(gradients[i], gradients[j])`` for rows ``i >= first_row``."""
     n = gradients.shape[0]
@@ -141,7 +144,7 @@ def orientation_table() -> np.ndarray:
     return bins
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fhog(image, cell_size, orientation_bins):
     """31-channel FHOG of a uint8 image.
 
