@@ -205,3 +205,15 @@ def test_csv_extraction_does_not_import_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "[]"
     assert len(pd.read_csv(tmp_path / "out" / "clip.csv")) == 3
+
+
+def test_help_is_quick_to_start():
+    # Building the parser (``openau --help``) must not load numpy or a stage.
+    code = (
+        "import sys\n"
+        "from openau.cli import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'av', 'numba', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
