@@ -15,7 +15,7 @@ def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step,
 
     Parameters
     ----------
-    hist : (b, d) int32, updated in place
+    hist : (b, d) uint16 or int32, updated in place
         Counts per bin and dimension.
     values : (d,) float64
         The sample (ignored unless ``add``).

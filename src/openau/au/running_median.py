@@ -75,7 +75,7 @@ class RunningMedian:
 
     Attributes
     ----------
-    hist : (bins.count, n_dims) int32 ndarray
+    hist : (bins.count, n_dims) uint16 ndarray (int32 past 65 535 samples)
         Samples added, per bin and dimension.
     count : int
         Samples added.
@@ -99,10 +99,12 @@ class RunningMedian:
         self.bins = bins
         # Bin-major: the values of a descriptor fall in a narrow band of bins
         # (HOG mostly below 0.3 of its [-0.005, 1] range), so only the pages
-        # of those bins are ever touched. Dimension-major, every dimension's
-        # row (4 KB for the HOG) would be touched by the first sample: 18 MB
-        # resident instead of about 5.
-        self.hist = np.zeros((bins.count, n_dims), np.int32)
+        # of those bins are ever touched; dimension-major, every dimension's
+        # row would be touched by the first sample. And 16-bit counts until
+        # they could overflow (see update): half the cache lines to walk, so
+        # as fast as 32-bit dimension-major rows. HOG: ~2.5 MB resident
+        # instead of 18.
+        self.hist = np.zeros((bins.count, n_dims), np.uint16)
         self.count = 0
         self._median_bin = np.full(n_dims, -1, np.int64)
         self._below = np.zeros(n_dims, np.int64)
@@ -129,6 +131,10 @@ class RunningMedian:
         if values.shape != self._below.shape:
             raise ValueError(f"descriptor must have shape {self._below.shape}, got {values.shape}")
         if add:
+            if self.count == np.iinfo(self.hist.dtype).max:
+                # A bin could overflow with this sample (past 2^16 - 1 samples:
+                # 73 minutes of video at 30 frames/s, one sample per two frames).
+                self.hist = self.hist.astype(np.int32)
             self.count += 1
         median = np.empty_like(values)
         alpha, beta = self.bins.scale_shift
