@@ -92,6 +92,8 @@ def _load(models: FaceAnalyserModels | str | PathLike[str], dynamic: bool) -> Fa
 
 def _view(orientations: np.ndarray, params_global: np.ndarray) -> int:
     """Nearest view to the head rotation (OpenFace's ``GetViewId``); first on ties."""
+    if len(orientations) == 1:  # the default: nothing to choose (saves ~20 us a call)
+        return 0
     rotation = np.asarray(params_global[1:4], dtype=np.float64)
     return int(np.argmin(np.linalg.norm(orientations - rotation, axis=1)))
 

@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = ["HistogramBins", "HOG_BINS", "GEOMETRY_BINS", "RunningMedian"]
 
+_UINT16_MAX = int(np.iinfo(np.uint16).max)
+
 
 @dataclass(frozen=True)
 class HistogramBins:
@@ -131,7 +133,7 @@ class RunningMedian:
         if values.shape != self._below.shape:
             raise ValueError(f"descriptor must have shape {self._below.shape}, got {values.shape}")
         if add:
-            if self.count == np.iinfo(self.hist.dtype).max:
+            if self.hist.dtype == np.uint16 and self.count == _UINT16_MAX:
                 # A bin could overflow with this sample (past 2^16 - 1 samples:
                 # 73 minutes of video at 30 frames/s, one sample per two frames).
                 self.hist = self.hist.astype(np.int32)
