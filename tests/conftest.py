@@ -35,6 +35,15 @@ def shared_dir() -> Path:
     return Path(os.environ.get("OPENAU_SHARED", ROOT.parent / "shared")).resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory):
+    """openau's per-user cache folder, redirected to a fresh folder for the session."""
+    folder = tmp_path_factory.mktemp("openau-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAU_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     """OpenFace 2.2's model folder (``model/`` and ``AU_predictors/`` inside)."""

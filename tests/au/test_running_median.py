@@ -66,3 +66,19 @@ def test_openface_quirks():
 def test_shape_check():
     with pytest.raises(ValueError, match="descriptor must have shape"):
         RunningMedian(4, HOG_BINS).update(np.zeros(5), True)
+
+
+def test_counts_widen_before_they_can_overflow():
+    # 16-bit counts hold 65 535 samples (73 minutes of video at 30 frames/s);
+    # the histogram widens before a bin could wrap around.
+    rng = np.random.default_rng(3)
+    ours, theirs = RunningMedian(2, HOG_BINS), RescanMedian(2, HOG_BINS)
+    n = np.iinfo(np.uint16).max + 40
+    samples = rng.normal(0.1, 0.01, (n, 2))
+    samples[:, 0] = 0.1  # one bin takes every sample: it passes 2^16
+    for values in samples[:-1]:
+        ours.update(values, True)
+        theirs.hist[np.arange(2), HOG_BINS.index(values)] += 1
+        theirs.count += 1
+    assert ours.hist.dtype == np.int32 and ours.hist.max() > np.iinfo(np.uint16).max
+    np.testing.assert_array_equal(ours.update(samples[-1], True), theirs.update(samples[-1], True))

@@ -189,3 +189,31 @@ def test_rich_progress_reporter_runs(tmp_path):
     text = stream.getvalue()
     assert "openau: warning: a warning" in text and f"openau: error: {b}: broken" in text
     assert (reporter.finished, reporter.failed, reporter.warned) == (1, 1, 1)
+
+
+def test_csv_extraction_does_not_import_pandas(tmp_path):
+    # Start-up time and memory per worker: pandas and pyarrow (~0.5 s, ~75 MB)
+    # are imported only for the Python API's DataFrames and for Parquet.
+    clip = _clip(tmp_path / "clip.mp4", 3)
+    code = (
+        "import sys\n"
+        "from openau.cli import main\n"
+        f"assert main(['extract', {str(clip)!r}, '-o', {str(tmp_path / 'out')!r}, '-q']) == 0\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "OPENAU_TEST_STAGES": FAKES}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[]"
+    assert len(pd.read_csv(tmp_path / "out" / "clip.csv")) == 3
+
+
+def test_help_is_quick_to_start():
+    # Building the parser (``openau --help``) must not load numpy or a stage.
+    code = (
+        "import sys\n"
+        "from openau.cli import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'av', 'numba', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

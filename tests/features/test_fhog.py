@@ -66,3 +66,35 @@ def test_other_sizes_and_errors():
         fhog(np.zeros((16, 16)))
     with pytest.raises(ValueError, match="12 x 12 cells"):
         hog_descriptor(np.zeros((64, 64, 3), np.uint8))
+
+
+def _snap_directly(gx, gy, dtype):
+    """dlib's orientation rule, literally: scan the 9 directions, keep the first strict maximum of |dot|."""
+    from openau.features._fhog_kernel import _DIRECTIONS
+
+    directions = _DIRECTIONS.astype(dtype)
+    fx, fy = gx.astype(dtype), gy.astype(dtype)
+    best = np.zeros(gx.shape, dtype)
+    bins = np.zeros(gx.shape, np.uint8)
+    for o in range(9):
+        dot = fx * directions[o, 0] + fy * directions[o, 1]
+        up = dot > best
+        best = np.where(up, dot, best)
+        bins[up] = o
+        down = ~up & (-dot > best)
+        best = np.where(down, -dot, best)
+        bins[down] = o + 9
+    return bins
+
+
+def test_orientation_table_follows_the_rule_for_every_gradient():
+    # The table computes half the gradients and mirrors the rest, and serves
+    # both of dlib's code paths (float32 and float64 dot products): every
+    # entry must equal the rule applied to that gradient in either precision.
+    from openau.features._fhog_kernel import orientation_table
+
+    g = np.arange(-255, 256)
+    gx, gy = np.meshgrid(g, g, indexing="ij")
+    table = orientation_table()
+    np.testing.assert_array_equal(table, _snap_directly(gx, gy, np.float32))
+    np.testing.assert_array_equal(table, _snap_directly(gx, gy, np.float64))

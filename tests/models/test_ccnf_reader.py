@@ -37,6 +37,19 @@ def test_general_scale_layout(models_dir):
     assert not frontal.weights.flags.writeable
 
 
+def test_record_by_record_reading_gives_the_same_experts(models_dir, monkeypatch):
+    # A whole view is read in a few structured reads; the record-by-record
+    # path (taken for irregular files, to name the bad offset) must agree.
+    from openau.models import ccnf
+
+    fast = read_ccnf_patch_experts(models_dir / EYE)
+    monkeypatch.setattr(ccnf, "_read_view_fast", lambda *args: None)
+    slow = read_ccnf_patch_experts(models_dir / EYE)
+    for a, b in zip(fast.views, slow.views, strict=True):
+        for name in ("weights", "norm_weights", "biases", "alphas", "betas", "confidences"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
 def test_first_expert_known_values(models_dir):
     # Landmark 0 of the frontal view: first neuron's norm weight, bias and
     # alpha as written in the file (cross-checked with a byte dump).

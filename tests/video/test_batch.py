@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -115,3 +117,16 @@ def test_stall_in_a_worker_fails_that_input(tmp_path, fake_config, make_clip, mo
         assert outcome.error.startswith(f"{clip}: stage 'au' made no progress for 1 s on frame 4")
         assert outcome.partial is not None and outcome.partial.name.endswith(".csv.partial")
     assert os.environ[STALL_STAGE_ENV] == "au"
+
+
+def test_limit_threads_caps_blas_and_defers_numba():
+    code = (
+        "import sys, os\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from openau.video.pool import limit_threads\n"
+        "limit_threads(1)\n"
+        "print('numba' in sys.modules, os.environ['NUMBA_NUM_THREADS'],\n"
+        "      sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "1", "[1]"]

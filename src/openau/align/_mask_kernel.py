@@ -1,4 +1,8 @@
-"""Numba kernel: which pixels of the aligned face lie inside the face mesh."""
+"""Numba kernel: which pixels of the aligned face lie inside the face mesh.
+
+The kernels release the GIL (``nogil``): the engine's AU thread then runs
+beside the landmark thread on a machine with more than one core.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ _MARGIN = 0.01
 _FLAT_AREA = 1e-3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _same_side(x0, y0, x1, y1, x2, y2, x3, y3):
     """Whether (x0, y0) and (x1, y1) lie on the same side of the line (x2, y2)-(x3, y3).
 
@@ -26,7 +30,7 @@ def _same_side(x0, y0, x1, y1, x2, y2, x3, y3):
     return a * b >= np.float32(0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def face_mask(landmarks, warp, lifted, lift, triangles, height, width):
     """Mark the aligned-image pixels covered by the face mesh.
 
@@ -117,7 +121,7 @@ def face_mask(landmarks, warp, lifted, lift, triangles, height, width):
     return mask
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def zero_outside(image, mask):
     """Set the pixels of ``image`` (H, W, C) uint8 where ``mask`` (H, W) is 0 to 0, in place."""
     height, width, channels = image.shape

@@ -1,18 +1,22 @@
-"""Numba kernel: histogram medians kept up to date one sample at a time."""
+"""Numba kernel: histogram medians kept up to date one sample at a time.
+
+The kernel releases the GIL (``nogil``): the engine's AU thread then runs
+beside the landmark thread on a machine with more than one core.
+"""
 
 from __future__ import annotations
 
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step, median):
     """Optionally add one sample per dimension, then move each median to ``cutoff``.
 
     Parameters
     ----------
-    hist : (d, b) int32, updated in place
-        Counts per dimension and bin.
+    hist : (b, d) uint16 or int32, updated in place
+        Counts per bin and dimension.
     values : (d,) float64
         The sample (ignored unless ``add``).
     add : bool
@@ -31,7 +35,7 @@ def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step,
     median : (d,) float64, written
         The bin centres of the medians.
     """
-    d, n_bins = hist.shape
+    n_bins, d = hist.shape
     top = n_bins - 1
     half = 0.5 * step
     for i in range(d):
@@ -44,14 +48,14 @@ def update(hist, values, add, median_bin, below, cutoff, alpha, beta, low, step,
             if scaled < 0:
                 scaled = 0.0
             b = int(scaled)
-            hist[i, b] += 1
+            hist[b, i] += 1
             if b <= j:
                 count += 1
         while j < 0 or (count < cutoff and j < top):
             j += 1
-            count += hist[i, j]
-        while j > 0 and count - hist[i, j] >= cutoff:
-            count -= hist[i, j]
+            count += hist[j, i]
+        while j > 0 and count - hist[j, i] >= cutoff:
+            count -= hist[j, i]
             j -= 1
         median_bin[i] = j
         below[i] = count

@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = ["HistogramBins", "HOG_BINS", "GEOMETRY_BINS", "RunningMedian"]
 
+_UINT16_MAX = int(np.iinfo(np.uint16).max)
+
 
 @dataclass(frozen=True)
 class HistogramBins:
@@ -73,6 +75,15 @@ class RunningMedian:
         Descriptor length.
     bins : HistogramBins
 
+    Attributes
+    ----------
+    hist : (bins.count, n_dims) uint16 ndarray (int32 past 65 535 samples)
+        Samples added, per bin and dimension.
+    count : int
+        Samples added.
+    median : (n_dims,) float64 ndarray
+        The median after the last :meth:`update`.
+
     Notes
     -----
     :meth:`update` reproduces OpenFace's quirks, since they reach its numbers:
@@ -88,7 +99,14 @@ class RunningMedian:
 
     def __init__(self, n_dims: int, bins: HistogramBins) -> None:
         self.bins = bins
-        self.hist = np.zeros((n_dims, bins.count), np.int32)
+        # Bin-major: the values of a descriptor fall in a narrow band of bins
+        # (HOG mostly below 0.3 of its [-0.005, 1] range), so only the pages
+        # of those bins are ever touched; dimension-major, every dimension's
+        # row would be touched by the first sample. And 16-bit counts until
+        # they could overflow (see update): half the cache lines to walk, so
+        # as fast as 32-bit dimension-major rows. HOG: ~2.5 MB resident
+        # instead of 18.
+        self.hist = np.zeros((bins.count, n_dims), np.uint16)
         self.count = 0
         self._median_bin = np.full(n_dims, -1, np.int64)
         self._below = np.zeros(n_dims, np.int64)
@@ -115,6 +133,10 @@ class RunningMedian:
         if values.shape != self._below.shape:
             raise ValueError(f"descriptor must have shape {self._below.shape}, got {values.shape}")
         if add:
+            if self.hist.dtype == np.uint16 and self.count == _UINT16_MAX:
+                # A bin could overflow with this sample (past 2^16 - 1 samples:
+                # 73 minutes of video at 30 frames/s, one sample per two frames).
+                self.hist = self.hist.astype(np.int32)
             self.count += 1
         median = np.empty_like(values)
         alpha, beta = self.bins.scale_shift

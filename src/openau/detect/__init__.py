@@ -20,26 +20,32 @@ network callables (ONNX Runtime sessions, or :func:`numpy_networks`).
 
 from __future__ import annotations
 
-from openau.detect._boxes import (
-    BOX_CORRECTION,
-    apply_regression,
-    correct_for_landmarks,
-    non_maximum_suppression,
-    pnet_proposals,
-    square_boxes,
-)
-from openau.detect._cascade import (
-    FaceBoxes,
-    MTCNNParams,
-    crop_patches,
-    pick_video_face,
-    pyramid_scales,
-    run_cascade,
-)
-from openau.detect._detector import MTCNNDetector, numpy_networks
-from openau.detect._onnx import build_onnx
-from openau.detect._oracle import forward_numpy
-from openau.detect._runtime import DEVICES, check_device, installed_devices
+import importlib
+
+# Public name -> the module that defines it. Imported on first access, so that
+# importing a light part (``openau.detect._runtime`` for the command line's
+# --device choices) does not load numpy and every detector module.
+_WHERE = {
+    "BOX_CORRECTION": "_boxes",
+    "apply_regression": "_boxes",
+    "correct_for_landmarks": "_boxes",
+    "non_maximum_suppression": "_boxes",
+    "pnet_proposals": "_boxes",
+    "square_boxes": "_boxes",
+    "FaceBoxes": "_cascade",
+    "MTCNNParams": "_cascade",
+    "crop_patches": "_cascade",
+    "pick_video_face": "_cascade",
+    "pyramid_scales": "_cascade",
+    "run_cascade": "_cascade",
+    "MTCNNDetector": "_detector",
+    "numpy_networks": "_detector",
+    "build_onnx": "_onnx",
+    "forward_numpy": "_oracle",
+    "DEVICES": "_runtime",
+    "check_device": "_runtime",
+    "installed_devices": "_runtime",
+}
 
 __all__ = [
     "MTCNNDetector",
@@ -62,3 +68,16 @@ __all__ = [
     "crop_patches",
     "correct_for_landmarks",
 ]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,6 +5,8 @@ device, threads, detection parameters); it pickles as that, so it can be
 sent to worker processes started with ``spawn``. Sessions are created on
 first use in the thread that uses them, one set per thread, and are dropped
 when the object finds itself in a different process (after a ``fork``).
+The serialised graphs come from the per-user cache once built
+(:mod:`openau.detect._graph_cache`), so later processes skip ``onnx``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from openau.detect._cascade import (
     NetFn,
     run_cascade,
 )
+from openau.detect._graph_cache import cached_graph
 from openau.detect._onnx import INPUT_NAME, OUTPUT_NAME, build_onnx, onnx_bytes
 from openau.detect._oracle import forward_numpy
 from openau.detect._runtime import check_device, open_sessions
@@ -176,7 +179,16 @@ class MTCNNDetector:
         with self._lock:
             if self._graphs is None:
                 nets = _nets_of(model)
-                self._graphs = {n: onnx_bytes(nets[n], _INPUT_SIZES[n]) for n in MTCNN_NETS}
+                # Read back from the per-user cache when built before: building
+                # needs the onnx package, slow to import (see _graph_cache).
+                self._graphs = {
+                    name: cached_graph(
+                        nets[name],
+                        {"input_size": _INPUT_SIZES[name]},
+                        lambda name=name: onnx_bytes(nets[name], _INPUT_SIZES[name]),
+                    )
+                    for name in MTCNN_NETS
+                }
             return self._graphs
 
     def _sessions(self) -> dict:

@@ -68,14 +68,14 @@ def fhog(image: np.ndarray, cell_size: int = CELL_SIZE) -> np.ndarray:
         raise ValueError(f"cell_size must be positive, got {cell_size}")
     from openau.features import _fhog_kernel as kernel  # numba: imported on first use
 
-    return kernel.fhog(np.ascontiguousarray(img), int(cell_size), *_orientation_tables())
+    return kernel.fhog(np.ascontiguousarray(img), int(cell_size), _orientation_table())
 
 
 @functools.cache
-def _orientation_tables() -> tuple[np.ndarray, np.ndarray]:
+def _orientation_table() -> np.ndarray:
     from openau.features import _fhog_kernel as kernel
 
-    return kernel.orientation_tables()
+    return kernel.orientation_table()
 
 
 def hog_descriptor(aligned_face: np.ndarray) -> np.ndarray:

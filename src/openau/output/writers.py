@@ -16,10 +16,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
 from openau.output.columns import decimals as column_decimals
+from openau.output.tables import ColumnTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FORMAT_SUFFIX",
@@ -55,30 +60,33 @@ def is_complete(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
-#: Rows formatted at a time: bounds the memory of writing a long video's CSV.
-_CSV_CHUNK_ROWS = 1000
+#: Rows formatted at a time: bounds the memory of writing a long video's CSV
+#: (each value is a Python float while its row is formatted: ~30 MB per 1000 rows).
+_CSV_CHUNK_ROWS = 256
 
 
-def _csv_chunks(table: pd.DataFrame, decimals: Sequence[int | None]):
+def _csv_chunks(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]):
     """The CSV text of ``table`` in pieces: the header line, then blocks of rows."""
-    if len(decimals) != table.shape[1]:
-        raise ValueError(f"{len(decimals)} decimals given for {table.shape[1]} columns")
+    names = list(table.columns)
+    if len(decimals) != len(names):
+        raise ValueError(f"{len(decimals)} decimals given for {len(names)} columns")
     row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
-    yield ",".join(map(str, table.columns)) + "\n"
+    yield ",".join(map(str, names)) + "\n"
+    arrays = [np.asarray(table[name]) for name in names]
     for start in range(0, len(table), _CSV_CHUNK_ROWS):
-        block = table.iloc[start : start + _CSV_CHUNK_ROWS]
+        stop = start + _CSV_CHUNK_ROWS
         # tolist() gives Python scalars; a float32 becomes the exact double,
         # which prints as C++'s iostream prints the float (promoted to double).
-        columns = [block[name].tolist() for name in block.columns]
+        columns = [array[start:stop].tolist() for array in arrays]
         yield "".join(row_format % row + "\n" for row in zip(*columns, strict=True))
 
 
-def format_csv(table: pd.DataFrame, decimals: Sequence[int | None]) -> str:
+def format_csv(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]) -> str:
     """The table as OpenFace writes CSV: header without spaces, fixed-point values.
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : ColumnTable or pandas.DataFrame
     decimals : sequence of int or None
         Per column: digits after the point, or None for integers.
     """
@@ -95,7 +103,18 @@ def _write_atomic(path: Path, write) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _writer(table: pd.DataFrame, output_format: str, image: bool):
+def _write_parquet(table: ColumnTable | pd.DataFrame, target: Path) -> None:
+    if isinstance(table, ColumnTable):
+        # pyarrow directly: pandas is not needed to write openau's own tables.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({name: table[name] for name in table.columns}), target)
+    else:
+        table.to_parquet(target, index=False)
+
+
+def _writer(table: ColumnTable | pd.DataFrame, output_format: str, image: bool):
     if output_format == "csv":
         decimals = [column_decimals(name, video=not image) for name in table.columns]
 
@@ -106,16 +125,16 @@ def _writer(table: pd.DataFrame, output_format: str, image: bool):
 
         return write
     if output_format == "parquet":
-        return lambda target: table.to_parquet(target, index=False)
+        return lambda target: _write_parquet(table, target)
     raise ValueError(f"output_format must be 'csv' or 'parquet', got {output_format!r}")
 
 
-def write_table(table: pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
+def write_table(table: ColumnTable | pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
     """Write a complete table atomically and remove a stale ``.partial`` beside it.
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : ColumnTable or pandas.DataFrame
     path : Path
     output_format : {"csv", "parquet"}
     image : bool
@@ -127,7 +146,7 @@ def write_table(table: pd.DataFrame, path: Path, output_format: str, image: bool
     return path
 
 
-def write_partial(table: pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
+def write_partial(table: ColumnTable | pd.DataFrame, path: Path, output_format: str, image: bool = False) -> Path:
     """Write what was done of an input to ``<path>.partial`` (atomically); returns that path.
 
     The table has the complete output's columns for the frames processed.

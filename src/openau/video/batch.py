@@ -15,8 +15,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from openau.errors import ExtractionError, InputError, OpenAUError, OutputError
 from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
@@ -34,6 +33,9 @@ from openau.video.events import (
 )
 from openau.video.sources import Input, output_stems
 from openau.video.stages import Stages, build_stages
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Outcome", "plan_outputs", "process_input", "run_batch", "PROGRESS_INTERVAL"]
 
@@ -194,7 +196,7 @@ def process_input(
         written = None
         if output is not None:
             try:
-                written = write_table(result.table, output, config.output_format, image=source.kind == "image")
+                written = write_table(result.columns, output, config.output_format, image=source.kind == "image")
             except OSError as exc:
                 raise OutputError(f"{source.path}: cannot write {output}: {exc.strerror or exc}") from None
         for message in result.warnings:

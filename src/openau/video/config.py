@@ -78,7 +78,10 @@ class ExtractConfig:
         Seconds a stage may work on one frame before the input fails with a
         :class:`~openau.errors.StageTimeoutError` instead of hanging.
     queue_size : int
-        Frames buffered between two stages (bounds memory).
+        Frames buffered between two stages (bounds memory). Decoding is far
+        faster than landmark fitting, so the first queue stays full: each
+        slot holds a frame (6 MB at 1080p), and 4 already absorb the
+        stages' jitter.
     camera : (fx, fy, cx, cy) or None
         Camera intrinsics in pixels for pose and 3-D landmarks; None uses
         OpenFace's default for the frame size (fx = fy = 500 (W/640 + H/480) / 2,
@@ -98,7 +101,7 @@ class ExtractConfig:
     jobs: int = 1
     threads: int | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
-    queue_size: int = 8
+    queue_size: int = 4
     camera: tuple[float, float, float, float] | None = None
     stages: str | None = field(default=None, repr=False)
 

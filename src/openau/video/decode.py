@@ -160,6 +160,10 @@ class VideoReader:
             self._stream.thread_type = "AUTO"
             self._stream.thread_count = threads
         self._decoder = self._container.decode(self._stream)
+        # One converter for the whole clip, on the calling thread: a frame's
+        # own reformat() builds a new scaler per frame, which starts (and
+        # ends) a pool of conversion threads every frame.
+        self._reformatter = av.video.reformatter.VideoReformatter()
         # Decode the first frame now: it carries the display rotation, and a file
         # that cannot produce it is reported at open time rather than mid-run.
         self._first = self._next_raw()
@@ -226,10 +230,9 @@ class VideoReader:
             self.error = f"decoded {decoded} of the {listed} frames the container lists"
 
     def _to_bgr(self, frame) -> np.ndarray:
-        if self._colour == "openface":
-            image = frame.reformat(format="bgr24", src_colorspace="ITU601").to_ndarray()
-        else:
-            image = frame.to_ndarray(format="bgr24")
+        source = "ITU601" if self._colour == "openface" else None  # None: the stream's own matrix
+        bgr = self._reformatter.reformat(frame, format="bgr24", src_colorspace=source, threads=1)
+        image = bgr.to_ndarray()
         if self._rotation:
             # FFmpeg's display rotation is counter-clockwise, as is np.rot90.
             image = np.ascontiguousarray(np.rot90(image, k=self._rotation // 90))

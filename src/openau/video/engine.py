@@ -24,24 +24,29 @@ stage stall on that frame until the run is halted.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from openau._rows import RowBuffer
 from openau.errors import ExtractionError, InputError, OpenAUError, StageTimeoutError
 from openau.output.columns import N_LANDMARKS, N_MODES
-from openau.output.tables import video_table
+from openau.output.tables import ColumnTable, video_table
 from openau.video.config import ExtractConfig
 from openau.video.decode import Frame, VideoReader
 from openau.video.sources import ImageSequenceReader, Input
 from openau.video.stages import LandmarkResultLike, Stages
 from openau.video.watchdog import Stall, Watchdog
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "STAGES",
@@ -100,12 +105,26 @@ class FrameResult:
 
 @dataclass
 class VideoOutput:
-    """A finished input: its table, what the user should be warned about, and seconds of work per stage."""
+    """A finished input: its table, what the user should be warned about, and seconds of work per stage.
 
-    table: pd.DataFrame
+    Attributes
+    ----------
+    columns : ColumnTable
+        The table as numpy columns (what the writers take).
+    frames : int
+    warnings : list of str
+    stage_seconds : dict of str to float
+    """
+
+    columns: ColumnTable
     frames: int
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame (built on first access)."""
+        return self.columns.to_pandas()
 
 
 @dataclass(frozen=True)
@@ -122,27 +141,27 @@ def _stall_hook() -> tuple[str, int] | None:
 
 
 class _Records:
-    """The small per-frame arrays kept for the table (images are not kept)."""
+    """The small per-frame values kept for the table (images are not kept), in compact blocks."""
 
     def __init__(self) -> None:
-        self.timestamp: list[float] = []
-        self.confidence: list[float] = []
-        self.success: list[bool] = []
-        self.landmarks: list[np.ndarray] = []
-        self.params_global: list[np.ndarray] = []
-        self.params_local: list[np.ndarray] = []
+        self.timestamp = RowBuffer((), np.float64)
+        self.confidence = RowBuffer((), np.float64)
+        self.success = RowBuffer((), bool)
+        self.landmarks = RowBuffer((N_LANDMARKS, 2), np.float32)
+        self.params_global = RowBuffer((6,), np.float32)
+        self.params_local = RowBuffer((N_MODES,), np.float32)
 
     def __len__(self) -> int:
         return len(self.timestamp)
 
     def add(self, result: FrameResult) -> None:
         fit = result.landmarks
-        self.timestamp.append(float(result.timestamp))
         self.confidence.append(float(fit.confidence))
         self.success.append(bool(fit.success))
         self.landmarks.append(np.asarray(fit.landmarks, np.float32).reshape(N_LANDMARKS, 2))
         self.params_global.append(np.asarray(fit.params_global, np.float32).reshape(6))
         self.params_local.append(np.asarray(fit.params_local, np.float32).reshape(N_MODES))
+        self.timestamp.append(float(result.timestamp))  # last: it counts the rows
 
 
 class VideoRun:
@@ -426,16 +445,16 @@ class VideoRun:
     def _postprocess(self, analyser_done: bool, count: int):
         """AU table and geometry for the first ``count`` frames (AU None if unavailable)."""
         records = self._records
-        params_global = np.stack(records.params_global[:count])
-        params_local = np.stack(records.params_local[:count])
-        landmarks = np.stack(records.landmarks[:count])
+        params_global = records.params_global.array(count)
+        params_local = records.params_local.array(count)
+        landmarks = records.landmarks.array(count)
         pose, landmarks_3d = self._stages.geometry(
             params_global, params_local, landmarks, self.info.width, self.info.height
         )
         au = self._analyser.finish() if analyser_done else None
         return pose, landmarks_3d, au
 
-    def _table(self, count: int, pose, landmarks_3d, au) -> pd.DataFrame:
+    def _table(self, count: int, pose, landmarks_3d, au) -> ColumnTable:
         records = self._records
         intensity = presence = None
         names: dict = {}
@@ -445,14 +464,14 @@ class VideoRun:
             names = {"intensity_names": tuple(au.intensity_names), "presence_names": tuple(au.presence_names)}
         return video_table(
             frame=np.arange(1, count + 1),
-            timestamp=np.asarray(records.timestamp[:count], np.float64),
-            confidence=np.asarray(records.confidence[:count], np.float64),
-            success=np.asarray(records.success[:count], bool),
+            timestamp=records.timestamp.array(count),
+            confidence=records.confidence.array(count),
+            success=records.success.array(count),
             pose=pose,
-            landmarks_2d=np.stack(records.landmarks[:count]),
+            landmarks_2d=records.landmarks.array(count),
             landmarks_3d=landmarks_3d,
-            params_global=np.stack(records.params_global[:count]),
-            params_local=np.stack(records.params_local[:count]),
+            params_global=records.params_global.array(count),
+            params_local=records.params_local.array(count),
             intensity=intensity,
             presence=presence,
             **names,
@@ -490,9 +509,9 @@ class VideoRun:
             )
         if not table["success"].any():
             warnings.append(f"{self.path}: no face found in any of the {count} frames; every row has success=0")
-        return VideoOutput(table=table, frames=count, warnings=warnings, stage_seconds=self._watch.seconds())
+        return VideoOutput(columns=table, frames=count, warnings=warnings, stage_seconds=self._watch.seconds())
 
-    def partial(self) -> pd.DataFrame | None:
+    def partial(self) -> ColumnTable | None:
         """The frames done so far, after an interruption or failure; None if none.
 
         Halts the run. AU columns are post-processed over these frames only,

@@ -61,4 +61,4 @@ def analyse_image_file(path: Path, stages: Stages) -> VideoOutput:
         presence_names=presence_names,
     )
     warnings = [] if n else [f"{path}: no face found; wrote a table with no rows"]
-    return VideoOutput(table=table, frames=1, warnings=warnings)
+    return VideoOutput(columns=table, frames=1, warnings=warnings)

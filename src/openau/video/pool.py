@@ -29,6 +29,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -71,20 +72,25 @@ def worker_threads(config: ExtractConfig, workers: int) -> int:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap the threads of the numeric libraries already loaded in this process.
+    """Cap the threads of the numeric libraries in this process.
 
-    OpenCV and numba can be capped at any time; BLAS reads its environment
-    variable when numpy loads, so it is capped here only through
-    ``threadpoolctl`` when that is installed (spawned workers get the
-    environment variables instead, see :func:`_child_start`).
+    OpenCV can be capped at any time. numba reads ``NUMBA_NUM_THREADS`` when
+    it loads: it is set for a numba not loaded yet (importing numba here would
+    only move its import, ~0.3 s, earlier), and capped directly otherwise.
+    BLAS reads its environment variable when numpy loads, so it is capped
+    through ``threadpoolctl`` (spawned workers get the environment variables
+    instead, see :func:`_child_start`).
     """
     import cv2
 
     cv2.setNumThreads(threads)
-    with contextlib.suppress(ImportError, ValueError):
-        import numba
+    if "numba" in sys.modules:
+        with contextlib.suppress(ValueError):
+            import numba
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
