@@ -23,6 +23,7 @@ import functools
 import cv2
 import numpy as np
 
+from openau._native import kernels
 from openau.geometry.similarity import normalise_points, similarity_from_normalised
 from openau.models.pdm import PDMModel
 
@@ -136,7 +137,7 @@ def face_mask(
     -------
     (size, size) bool ndarray
     """
-    from openau.align import _mask_kernel  # numba: imported on first use
+    _mask_kernel = kernels("openau.align._mask_kernel")
 
     points = _check(landmarks)
     tris = triangulation
@@ -190,7 +191,7 @@ def align_face(
     aligned = cv2.warpAffine(img, warp, (size, size), flags=cv2.INTER_LINEAR)
     if triangulation is None:
         return aligned
-    from openau.align import _mask_kernel
+    _mask_kernel = kernels("openau.align._mask_kernel")
 
     mask = face_mask(landmarks, warp, triangulation, scale, size)
     _mask_kernel.zero_outside(aligned.reshape(size, size, -1), mask.view(np.uint8))

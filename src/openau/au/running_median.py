@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from openau._native import kernels
+
 __all__ = ["HistogramBins", "HOG_BINS", "GEOMETRY_BINS", "RunningMedian"]
 
 _UINT16_MAX = int(np.iinfo(np.uint16).max)
@@ -127,7 +129,7 @@ class RunningMedian:
         (n_dims,) float64 ndarray
             The new median (also kept in :attr:`median`).
         """
-        from openau.au import _median_kernel  # numba: imported on first use
+        _median_kernel = kernels("openau.au._median_kernel")
 
         values = np.ascontiguousarray(descriptor, dtype=np.float64)
         if values.shape != self._below.shape:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from openau._native import kernels
+
 __all__ = [
     "PNET_STRIDE",
     "PNET_CELL",
@@ -93,7 +95,7 @@ def pnet_proposals(
     with a float32 division and truncation. The probability is
     ``1 / (1 + exp(l0 - l1))`` in float32. The loop is compiled with numba.
     """
-    from openau.detect._kernels import pnet_cells
+    pnet_cells = kernels("openau.detect._kernels").pnet_cells
 
     maps = np.ascontiguousarray(output, dtype=_F32)
     return pnet_cells(maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL)
@@ -132,7 +134,7 @@ def non_maximum_suppression(
     count = len(scores)
     if count == 0:
         return np.zeros(0, np.int64)
-    from openau.detect._kernels import greedy_nms
+    greedy_nms = kernels("openau.detect._kernels").greedy_nms
 
     # OpenFace compares cv::Rect (int) copies: rounded half to even (cvRound).
     rects = np.rint(boxes).astype(np.int64)

@@ -112,7 +112,8 @@ def _snap_rows(gradients, directions, first_row):
     return bins
 
 
-def orientation_table() -> np.ndarray:
+@njit(cache=True, nogil=True)
+def orientation_table():
     """Orientation bin of every integer gradient, as dlib snaps it.
 
     dlib snaps a gradient ``(gx, gy)`` to the direction with the largest
@@ -136,11 +137,13 @@ def orientation_table() -> np.ndarray:
     (``(b + 9) mod 18``), and the zero gradient in bin 0.
     """
     size = 2 * _MAX_GRADIENT + 1
-    gradients = np.arange(-_MAX_GRADIENT, _MAX_GRADIENT + 1, dtype=np.float64)
+    gradients = np.arange(-_MAX_GRADIENT, _MAX_GRADIENT + 1).astype(np.float64)
     bins = np.empty((size, size), np.uint8)
     bins[_MAX_GRADIENT:] = _snap_rows(gradients, _DIRECTIONS, _MAX_GRADIENT)
     # Row gx < 0 is row -gx reversed (gy -> -gy), in the opposite-sign bins.
-    bins[:_MAX_GRADIENT] = (bins[: _MAX_GRADIENT : -1, ::-1] + _N_UNSIGNED) % _N_SIGNED
+    for i in range(_MAX_GRADIENT):
+        for j in range(size):
+            bins[i, j] = (bins[size - 1 - i, size - 1 - j] + _N_UNSIGNED) % _N_SIGNED
     return bins
 
 

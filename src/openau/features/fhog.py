@@ -21,6 +21,8 @@ import functools
 
 import numpy as np
 
+from openau._native import kernels
+
 __all__ = ["CELL_SIZE", "FHOG_CHANNELS", "HOG_CELLS", "HOG_DIM", "fhog", "hog_descriptor"]
 
 #: Cell side, pixels.
@@ -66,14 +68,14 @@ def fhog(image: np.ndarray, cell_size: int = CELL_SIZE) -> np.ndarray:
         raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3), got {img.shape}")
     if cell_size < 1:
         raise ValueError(f"cell_size must be positive, got {cell_size}")
-    from openau.features import _fhog_kernel as kernel  # numba: imported on first use
+    kernel = kernels("openau.features._fhog_kernel")
 
     return kernel.fhog(np.ascontiguousarray(img), int(cell_size), _orientation_table())
 
 
 @functools.cache
 def _orientation_table() -> np.ndarray:
-    from openau.features import _fhog_kernel as kernel
+    kernel = kernels("openau.features._fhog_kernel")
 
     return kernel.orientation_table()
 

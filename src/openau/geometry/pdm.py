@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 
+from openau._native import kernels
 from openau.geometry.rotation import euler_to_matrix, matrix_to_euler, orthonormalise
 from openau.models.pdm import PDMModel
 
@@ -288,7 +289,7 @@ def fit_to_landmarks(
     visible = points[:, 0] != 0
     if visible.sum() < 2:
         raise ValueError("at least two landmarks must be visible (x != 0) to fit the PDM")
-    from openau.geometry import _fit_kernel  # numba: imported on first use
+    _fit_kernel = kernels("openau.geometry._fit_kernel")
 
     model = _visible_model(pdm, visible.tobytes())
     glob, local, _ = _fit_kernel.fit(

@@ -52,6 +52,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from openau._native import kernels
 from openau.landmarks import _array_cache
 from openau.landmarks.model import CLNFModel, FitSettings
 
@@ -235,7 +236,7 @@ def fit_scale(
     -------
     ScaleFit
     """
-    from openau.landmarks import _kernels  # numba: loaded on first use
+    _kernels = kernels("openau.landmarks._kernels")
 
     pdm = model.pdm
     settings = model.settings

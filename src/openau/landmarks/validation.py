@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from openau._native import kernels
 from openau.models.validator import (
     DetectionValidator,
     LayerKind,
@@ -62,7 +63,7 @@ def paw_warp(image: np.ndarray, landmarks: np.ndarray, warp: PiecewiseAffineWarp
     (h, w) float32 ndarray
         The warped face, 0 outside the mask.
     """
-    from openau.landmarks import _sampling  # numba: compiled on first use
+    _sampling = kernels("openau.landmarks._sampling")
 
     out = np.empty(warp.mask.shape, _F32)
     _sampling.piecewise_affine_warp(
