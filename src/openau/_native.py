@@ -216,10 +216,11 @@ class _Kernel:
     def _through_numba(self, args):
         dispatcher = self._dispatcher
         if dispatcher is None:
-            _capture_object_code()
-            dispatcher = self._dispatcher = getattr(
-                importlib.import_module(self.module), self.name
-            )
+            with _lock:
+                _capture_object_code()
+                dispatcher = self._dispatcher = getattr(
+                    importlib.import_module(self.module), self.name
+                )
         result = dispatcher(*args)
         key = tuple(map(_arg_key, args))
         if _enabled() and key not in self._saved and None not in key:
