@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-__all__ = ["cache_folder", "cached_array"]
+__all__ = ["cache_folder", "cached_array", "write_bytes"]
 
 #: Bump when the computation of a cached array changes, to retire old files.
 FORMAT_VERSION = b"openau-landmark-arrays-1"
@@ -63,6 +63,15 @@ def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _write(path: Path, array: np.ndarray) -> None:
+    _write_atomic(path, lambda stream: np.save(stream, array, allow_pickle=False))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a cache file (its folder created), atomically; failures are ignored."""
+    _write_atomic(path, lambda stream: stream.write(data))
+
+
+def _write_atomic(path: Path, write: Callable) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written under a temporary name and renamed: readers (other processes
@@ -70,7 +79,7 @@ def _write(path: Path, array: np.ndarray) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as stream:
-                np.save(stream, array, allow_pickle=False)
+                write(stream)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

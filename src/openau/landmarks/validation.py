@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from openau._native import kernels
+from openau.landmarks import _validator_onnx
 from openau.models.validator import (
     DetectionValidator,
     LayerKind,
@@ -157,6 +158,11 @@ def cnn_score(image: np.ndarray, view: ValidatorView) -> float:
                 vector = (1 / (1 + np.exp(-vector))).astype(_F32)
     if vector is None:
         vector = maps.transpose(0, 2, 1).reshape(-1)
+    return _bin_centre(vector)
+
+
+def _bin_centre(vector: np.ndarray) -> float:
+    """The centre of the winning output bin, a score in [-1, 1] (OpenFace's ``CheckCNN``)."""
     bins = vector.shape[0]
     low, high = _SCORE_RANGE
     step = (high - low) / bins
@@ -203,5 +209,6 @@ def validate_landmarks(
     crop = gray[min_y:max_y, min_x:max_x].astype(_F32)
     local = points - np.array([min_x, min_y], _F32)
     warped = paw_warp(crop, local, view.warp)
-    score = cnn_score(_normalised_input(warped, view), view)
+    # ONNX Runtime runs the CNN; cnn_score is the numpy reference of the same.
+    score = _bin_centre(_validator_onnx.scores(_normalised_input(warped, view), view))
     return float(_F32(0.5 * (1.0 - score)))
