@@ -39,7 +39,7 @@ from openau.detect._boxes import (
     correct_for_landmarks,
     face_probability,
     non_maximum_suppression,
-    pnet_proposals,
+    pnet_level_proposals,
     square_boxes,
 )
 from openau.errors import InputError
@@ -174,11 +174,9 @@ def pyramid_scales(height: int, width: int, params: MTCNNParams) -> list[tuple[f
 
 def normalise(images: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` float32 BGR in 0..255 -> ``(N, 3, H, W)`` normalised RGB."""
-    n, h, w, _ = images.shape
-    out = np.empty((n, 3, h, w), dtype=_F32)
-    np.subtract(images.transpose(0, 3, 1, 2)[:, ::-1], _F32(PIXEL_MEAN), out=out)
-    out *= _F32(PIXEL_SCALE)
-    return out
+    from openau.detect._kernels import bgr_to_planes
+
+    return bgr_to_planes(np.ascontiguousarray(images, dtype=_F32), _F32(PIXEL_MEAN), _F32(PIXEL_SCALE))
 
 
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
@@ -207,19 +205,45 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     import cv2
 
     height, width = image.shape[:2]
-    out = np.zeros((len(boxes), size, size, 3), dtype=_F32)
-    for k, (x, y, w, h) in enumerate(boxes.astype(np.int64).tolist()):
-        if w + 1 <= 0 or h + 1 <= 0:
-            continue  # degenerate box: an all-zero patch
-        x0, y0, x1, y1 = x - 1, y - 1, x + w, y + h
-        if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
-            patch = image[y0:y1, x0:x1]
+    out = np.empty((len(boxes), size, size, 3), dtype=_F32)
+    rects = boxes.astype(np.int64)
+    x0, y0 = rects[:, 0] - 1, rects[:, 1] - 1
+    x1, y1 = rects[:, 0] + rects[:, 2], rects[:, 1] + rects[:, 3]
+    inside = (x0 >= 0) & (y0 >= 0) & (x1 <= width) & (y1 <= height) & (x1 > x0) & (y1 > y0)
+    size2 = (size, size)
+    # One cv2.resize per box (OpenCV may use IPP, whose arithmetic only
+    # cv2.resize itself reproduces); the loop does nothing else for boxes
+    # inside the frame.
+    outside = []
+    for k, (a, b, c, d, whole) in enumerate(zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), inside.tolist())):
+        if whole:
+            cv2.resize(image[b:d, a:c], size2, dst=out[k], interpolation=cv2.INTER_LINEAR)
         else:
-            patch = np.zeros((h + 1, w + 1, 3), dtype=_F32)
-            sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-            if sx1 > sx0 and sy1 > sy0:
-                patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
-        cv2.resize(patch, (size, size), dst=out[k], interpolation=cv2.INTER_LINEAR)
+            outside.append((k, a, b, c, d))
+    if not outside:
+        return out
+    # Boxes reaching past the frame: the zero-padded patch is built in one
+    # scratch buffer shared by all of them. Such boxes come from the coarse
+    # pyramid levels and can be larger than the frame; a fresh array per box
+    # costs a page fault per 4 KiB touched, more than the resize itself.
+    largest = max((d - b) * (c - a) if c > a and d > b else 0 for _, a, b, c, d in outside)
+    scratch = np.empty(largest * 3, dtype=_F32)
+    for k, a, b, c, d in outside:
+        if c <= a or d <= b:
+            out[k] = 0  # degenerate box: an all-zero patch
+            continue
+        patch = scratch[: (d - b) * (c - a) * 3].reshape(d - b, c - a, 3)
+        sx0, sy0, sx1, sy1 = max(a, 0), max(b, 0), min(c, width), min(d, height)
+        if sx1 > sx0 and sy1 > sy0:
+            # Copy what lies in the frame; zero only the rest.
+            patch[: sy0 - b] = 0
+            patch[sy1 - b :] = 0
+            patch[sy0 - b : sy1 - b, : sx0 - a] = 0
+            patch[sy0 - b : sy1 - b, sx1 - a :] = 0
+            patch[sy0 - b : sy1 - b, sx0 - a : sx1 - a] = image[sy0:sy1, sx0:sx1]
+        else:
+            patch[...] = 0
+        cv2.resize(patch, size2, dst=out[k], interpolation=cv2.INTER_LINEAR)
     return out
 
 
@@ -290,17 +314,18 @@ def _run_pnet(
         for level, (scale, h, w) in enumerate(frame_levels):
             groups.setdefault((h, w), []).append((f, level, scale))
     results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    threshold = params.thresholds[0]
     for (h, w), members in groups.items():
         level = members[0][1]
-        batch = np.stack([cv2.resize(images[f], (w, h), interpolation=cv2.INTER_LINEAR) for f, _, _ in members])
+        batch = np.empty((len(members), h, w, 3), dtype=_F32)
+        for i, (f, _, _) in enumerate(members):
+            cv2.resize(images[f], (w, h), dst=batch[i], interpolation=cv2.INTER_LINEAR)
         batch = normalise(batch)
         clock.lap(f"pyramid[{level}]")
         out = pnet(batch)
         clock.lap(f"pnet[{level}]")
         for (f, lv, scale), maps in zip(members, out, strict=True):
-            boxes, scores, offsets = pnet_proposals(maps, scale, params.thresholds[0])
-            keep = non_maximum_suppression(boxes, scores, NMS_PNET_LEVEL, "union")
-            results[(f, lv)] = (boxes[keep], scores[keep], offsets[keep])
+            results[(f, lv)] = pnet_level_proposals(maps, scale, threshold, NMS_PNET_LEVEL)
         clock.lap("pnet boxes")
     stages = []
     for f, frame_levels in enumerate(levels):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["pnet_cells", "greedy_nms"]
+__all__ = ["pnet_cells", "greedy_nms", "pnet_level"]
 
 
 @numba.njit(cache=True, nogil=True)
-def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - compiled
+def pnet_cells(maps, scale, threshold, stride, cell, screen=np.inf):  # pragma: no cover - compiled
     """Cells of one P-Net output whose face probability reaches ``threshold``.
 
     Parameters
@@ -25,6 +25,10 @@ def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - comp
     scale, threshold : float32
     stride, cell : int
         P-Net's output stride (2) and receptive field (12).
+    screen : float
+        Cells whose logit difference ``l0 - l1`` exceeds this are known to
+        fall below ``threshold`` and skip the ``exp`` (see
+        :func:`openau.detect._boxes.logit_screen`); ``inf`` screens nothing.
 
     Returns
     -------
@@ -35,11 +39,14 @@ def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - comp
     """
     h, w = maps.shape[1], maps.shape[2]
     one = np.float32(1.0)
-    prob = np.empty((h, w), np.float32)
+    prob = np.zeros((h, w), np.float32)
     count = 0
     for y in range(h):
         for x in range(w):
-            p = one / (one + np.exp(np.float32(maps[0, y, x] - maps[1, y, x])))
+            d = np.float32(maps[0, y, x] - maps[1, y, x])
+            if d > screen:
+                continue  # far below the threshold: leave probability 0
+            p = one / (one + np.exp(d))
             prob[y, x] = p
             if p >= threshold:
                 count += 1
@@ -50,7 +57,7 @@ def pnet_cells(maps, scale, threshold, stride, cell):  # pragma: no cover - comp
     # Column by column, as OpenFace visits the heat map.
     for x in range(w):
         for y in range(h):
-            if prob[y, x] >= threshold:
+            if count > 0 and prob[y, x] >= threshold:
                 x1 = np.float32(int(np.float32(stride * x + 1) / scale))
                 y1 = np.float32(int(np.float32(stride * y + 1) / scale))
                 x2 = np.float32(int(np.float32(stride * x + cell) / scale))
@@ -112,3 +119,51 @@ def greedy_nms(rects, order, threshold, use_min):  # pragma: no cover - compiled
             if np.float32(inter) / np.float32(denom) > threshold:
                 removed[b] = True
     return keep[:kept]
+
+
+@numba.njit(cache=True, nogil=True)
+def score_order(scores):  # pragma: no cover - compiled
+    """Visiting order of OpenFace's NMS: highest score first, equal scores last index first."""
+    n = scores.shape[0]
+    return n - 1 - np.argsort(-scores[::-1], kind="mergesort")
+
+
+@numba.njit(cache=True, nogil=True)
+def pnet_level(maps, scale, threshold, stride, cell, screen, nms_threshold):  # pragma: no cover - compiled
+    """One pyramid level's P-Net candidates after the per-level NMS (intersection over union).
+
+    :func:`pnet_cells`, then :func:`greedy_nms` on the whole-pixel boxes
+    (they are integer valued already), in one compiled call: the per-call
+    cost of three separate calls exceeds the work on the small levels.
+
+    Returns
+    -------
+    boxes, scores, offsets
+        As :func:`pnet_cells`, restricted to the kept cells, best first.
+    """
+    boxes, scores, offsets = pnet_cells(maps, scale, threshold, stride, cell, screen)
+    if scores.shape[0] == 0:
+        return boxes, scores, offsets
+    rects = np.empty((boxes.shape[0], 4), np.int64)
+    for i in range(boxes.shape[0]):
+        for c in range(4):
+            rects[i, c] = np.int64(np.rint(boxes[i, c]))
+    keep = greedy_nms(rects, score_order(scores), nms_threshold, False)
+    return boxes[keep], scores[keep], offsets[keep]
+
+
+@numba.njit(cache=True, nogil=True)
+def bgr_to_planes(images, mean, scale):  # pragma: no cover - compiled
+    """``(N, H, W, 3)`` float32 BGR -> ``(N, 3, H, W)`` RGB planes ``(value - mean) * scale``.
+
+    The same two float32 operations per value as the numpy expression, in
+    one pass (numpy's strided transpose-and-flip costs several times more).
+    """
+    n, h, w = images.shape[0], images.shape[1], images.shape[2]
+    out = np.empty((n, 3, h, w), np.float32)
+    for i in range(n):
+        for y in range(h):
+            for x in range(w):
+                for c in range(3):
+                    out[i, c, y, x] = (images[i, y, x, 2 - c] - mean) * scale
+    return out
