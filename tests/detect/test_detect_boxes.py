@@ -259,3 +259,40 @@ def test_face_probability_rounds_like_openface():
         e = F32(math.exp(float(F32(l0 - l1))))  # expf, correctly rounded
         assert p == F32(1.0 / (1.0 + float(e)))
     assert got.dtype == F32 and face_probability(np.array([[-40.0], [40.0]], F32))[0] == 1.0
+
+
+# cv2.resize (through Intel IPP in the pip wheels) and the compiled bilinear
+# pass round differently; measured at most 6e-3 grey levels on crops and
+# pyramid levels of the reference frames. In normalised units (1/128 per grey
+# level) a 0.02-level bound catches any wrong tap or weight.
+RESAMPLE_ATOL = 0.02 / 128
+
+
+def test_crop_inputs_match_cv2_crops():
+    from openau.detect._cascade import crop_inputs
+
+    image = np.random.default_rng(8).integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    boxes = np.array(
+        [[10, 12, 30, 30], [0, 0, 20, 20], [-5, -7, 25, 25], [70, 50, 20, 20], [-3, 40, 90, 90], [30, 30, 5, 5]], F32
+    )
+    for size in (24, 48):
+        expected = normalise(crop_patches(image.astype(F32), boxes, size))
+        got = crop_inputs(image, boxes, size)
+        assert got.shape == (len(boxes), 3, size, size) and got.dtype == F32
+        np.testing.assert_allclose(got, expected, rtol=0, atol=RESAMPLE_ATOL)
+    degenerate = crop_inputs(image, np.array([[5, 5, -1, -1], [-9, 3, -2, 4]], F32), 24)
+    np.testing.assert_array_equal(degenerate, F32(-127.5) * F32(0.0078125))
+
+
+@pytest.mark.parametrize(("height", "width"), [(480, 640), (37, 53), (20, 10), (13, 12)])
+def test_pyramid_levels_match_cv2_resize(height, width):
+    import cv2
+
+    from openau.detect._kernels import resample_window
+
+    image = np.random.default_rng(9).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    for _, h, w in pyramid_scales(height, width, MTCNNParams(min_face_size=12)) + [(1.0, 2 * height, width + 3)]:
+        out = np.empty((3, h, w), F32)
+        resample_window(image, 0, 0, width, height, out, F32(127.5), F32(0.0078125))
+        expected = normalise(cv2.resize(image.astype(F32), (w, h), interpolation=cv2.INTER_LINEAR)[None])[0]
+        np.testing.assert_allclose(out, expected, rtol=0, atol=RESAMPLE_ATOL)

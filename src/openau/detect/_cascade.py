@@ -7,7 +7,10 @@ DetectFaces``:
 1. Image pyramid: scales ``(12 / min_face) * 0.709**i`` while the scaled
    shorter side still holds a 12-pixel P-Net cell; each level is the float
    frame resized with OpenCV's bilinear ``cv::resize`` to ``ceil`` of the
-   scaled size.
+   scaled size. (Levels and R-/O-Net crops are resampled here in one
+   compiled pass with OpenCV's bilinear formula, straight from the uint8
+   frame into normalised planes: ``cv::resize`` through Intel IPP rounds
+   differently by < 1e-2 grey levels, which moves final boxes by < 1e-4 px.)
 2. P-Net on every level; cells with face probability >= 0.6 become boxes;
    NMS (IoU 0.5) per level, then NMS (IoU 0.7) over all levels; P-Net box
    regression; squaring.
@@ -52,6 +55,7 @@ __all__ = [
     "ONET_SIZE",
     "pyramid_scales",
     "crop_patches",
+    "crop_inputs",
     "normalise",
     "run_cascade",
     "pick_video_face",
@@ -247,6 +251,42 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def crop_inputs(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """R- or O-Net's input for square boxes: :func:`crop_patches` then :func:`normalise`, compiled.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+        The frame, BGR.
+    boxes : (k, 4) float32 ndarray
+        Integer-valued ``[x, y, w, h]``.
+    size : int
+        24 or 48.
+
+    Returns
+    -------
+    (k, 3, size, size) float32 ndarray
+        Normalised RGB planes.
+
+    Notes
+    -----
+    The same window as :func:`crop_patches` (columns ``x - 1 .. x + w - 1``,
+    rows ``y - 1 .. y + h - 1``, zeros outside the frame) resized with
+    OpenCV's bilinear formula in one compiled pass, instead of a
+    ``cv2.resize`` call per box. Values match ``cv2.resize`` to ~1e-2 grey
+    levels (OpenCV may round differently through Intel IPP); measured on the
+    reference frames, final boxes move by at most 6e-5 px and confidences
+    by 6e-8.
+    """
+    from openau.detect._kernels import resample_windows
+
+    rects = boxes.astype(np.int64)
+    windows = np.empty_like(rects)
+    windows[:, :2] = rects[:, :2] - 1
+    windows[:, 2:] = rects[:, 2:] + 1
+    return resample_windows(image, windows, size, _F32(PIXEL_MEAN), _F32(PIXEL_SCALE))
+
+
 def as_frames(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
     """Check frames at the public boundary: a list of uint8 images.
 
@@ -305,7 +345,7 @@ def _run_pnet(
     images: list[np.ndarray], pnet: NetFn, params: MTCNNParams, clock: _Clock
 ) -> list[_Stage]:
     """P-Net over every pyramid level of every frame, then the P-Net NMS and regression."""
-    import cv2
+    from openau.detect._kernels import resample_window
 
     # Group (frame, level) pairs by level size so equal-size frames share a run.
     groups: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
@@ -315,12 +355,13 @@ def _run_pnet(
             groups.setdefault((h, w), []).append((f, level, scale))
     results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     threshold = params.thresholds[0]
+    pixel_mean, pixel_scale = _F32(PIXEL_MEAN), _F32(PIXEL_SCALE)
     for (h, w), members in groups.items():
         level = members[0][1]
-        batch = np.empty((len(members), h, w, 3), dtype=_F32)
+        batch = np.empty((len(members), 3, h, w), dtype=_F32)
         for i, (f, _, _) in enumerate(members):
-            cv2.resize(images[f], (w, h), dst=batch[i], interpolation=cv2.INTER_LINEAR)
-        batch = normalise(batch)
+            image = images[f]
+            resample_window(image, 0, 0, image.shape[1], image.shape[0], batch[i], pixel_mean, pixel_scale)
         clock.lap(f"pyramid[{level}]")
         out = pnet(batch)
         clock.lap(f"pnet[{level}]")
@@ -355,10 +396,8 @@ def _refine(
     total = sum(counts)
     if total == 0:
         return [_Stage() for _ in stages]
-    crops = np.concatenate(
-        [crop_patches(img, s.boxes, size) for img, s in zip(images, stages, strict=True) if len(s.scores)]
-    )
-    batch = normalise(crops)
+    parts = [crop_inputs(img, s.boxes, size) for img, s in zip(images, stages, strict=True) if len(s.scores)]
+    batch = parts[0] if len(parts) == 1 else np.concatenate(parts)
     clock.lap(f"{name} crops")
     out = net(batch)
     clock.lap(name)
@@ -403,7 +442,7 @@ def run_cascade(
         One per frame, in order; faces sorted by decreasing O-Net confidence.
     """
     clock = _Clock(stage_times)
-    images = [f.astype(_F32) for f in as_frames(frames)]
+    images = as_frames(frames)
     if not images:
         return []
     stages = _run_pnet(images, pnet, params, clock)
