@@ -104,6 +104,41 @@ def test_pnet_proposals_match_reference(scale):
     assert len(scores) > 50
 
 
+@pytest.mark.parametrize("threshold", [0.6, 0.3, 0.95, 0.005])
+def test_logit_screen_changes_no_cell(threshold):
+    """Skipping exp for cells far above the cut keeps every cell and its score."""
+    from openau.detect._boxes import PNET_CELL, PNET_STRIDE, logit_screen
+    from openau.detect._kernels import pnet_cells
+
+    rng = np.random.default_rng(11)
+    maps = rng.normal(0, 3, (6, 40, 50)).astype(F32)
+    # Put many cells within a few ulps of the exact cut log(1/t - 1).
+    cut = np.log(1 / threshold - 1)
+    near = rng.random((40, 50)) < 0.3
+    maps[1][near] = (maps[0][near] - F32(cut) + rng.normal(0, 1e-6, near.sum())).astype(F32)
+    args = (maps, F32(0.2), F32(threshold), PNET_STRIDE, PNET_CELL)
+    full = pnet_cells(*args, np.inf)
+    screened = pnet_cells(*args, logit_screen(threshold))
+    for a, b in zip(full, screened, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(full[1]) > 0
+
+
+@pytest.mark.parametrize("scale", [0.2, 0.0713, 0.0254])
+def test_level_proposals_are_proposals_then_nms(scale):
+    from openau.detect._boxes import pnet_level_proposals
+
+    maps = np.random.default_rng(6).normal(0, 1.5, (6, 37, 52)).astype(F32)
+    boxes, scores, offsets = pnet_proposals(maps, scale, 0.6)
+    keep = non_maximum_suppression(boxes, scores, 0.5, "union")
+    got = pnet_level_proposals(maps, scale, 0.6, 0.5)
+    for a, b in zip(got, (boxes[keep], scores[keep], offsets[keep]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert 0 < len(keep) < len(scores)
+    empty = pnet_level_proposals(np.full((6, 5, 5), -1, F32) * np.array([-1, 1, 0, 0, 0, 0], F32)[:, None, None], scale, 0.6, 0.5)
+    assert [a.shape[0] for a in empty] == [0, 0, 0]
+
+
 def test_apply_regression_by_hand():
     boxes = np.array([[10.4, 20.6, 30, 40]], F32)  # rounded to [10, 21, 30, 40] first
     offsets = np.array([[0.1, -0.1, 0.2, 0.05]], F32)
@@ -166,10 +201,17 @@ def _crop_like_openface(image, box, size):
 def test_crop_patches_follow_openface_indices():
     image = np.random.default_rng(2).uniform(0, 255, (60, 80, 3)).astype(F32)
     boxes = np.array([[10, 12, 30, 30], [0, 0, 20, 20], [-5, -7, 25, 25], [70, 50, 20, 20], [-3, 40, 90, 90]], F32)
+    # Boxes past the frame share one scratch patch: larger then smaller ones
+    # must not see each other's pixels.
+    boxes = np.concatenate([boxes, boxes[::-1]])
     for size in (24, 48):
         patches = crop_patches(image, boxes, size)
         for box, patch in zip(boxes, patches, strict=True):
             np.testing.assert_array_equal(patch, _crop_like_openface(image, box, size))
+    # Entirely outside, or degenerate: all-zero patches.
+    empty = np.array([[-40, -40, 20, 20], [100, 0, 10, 10], [5, 5, -1, -1], [-9, 3, -2, 4]], F32)
+    patches = crop_patches(image, np.concatenate([boxes[-1:], empty]), 24)
+    assert patches.shape == (5, 24, 24, 3) and patches[0].any() and not patches[1:].any()
 
 
 def test_normalise_flips_to_rgb():
@@ -179,6 +221,10 @@ def test_normalise_flips_to_rgb():
     assert out.shape == (1, 3, 2, 2)
     np.testing.assert_array_equal(out[0, 2], (255 - 127.5) / 128)  # blue is the last plane
     np.testing.assert_array_equal(out[0, 0], -127.5 / 128)
+    # The compiled pass equals numpy's float32 expression, value for value.
+    images = np.random.default_rng(3).uniform(0, 255, (3, 7, 9, 3)).astype(F32)
+    expected = (images.transpose(0, 3, 1, 2)[:, ::-1] - F32(127.5)) * F32(0.0078125)
+    np.testing.assert_array_equal(normalise(images), expected)
 
 
 def test_frame_checks():
@@ -213,3 +259,40 @@ def test_face_probability_rounds_like_openface():
         e = F32(math.exp(float(F32(l0 - l1))))  # expf, correctly rounded
         assert p == F32(1.0 / (1.0 + float(e)))
     assert got.dtype == F32 and face_probability(np.array([[-40.0], [40.0]], F32))[0] == 1.0
+
+
+# cv2.resize (through Intel IPP in the pip wheels) and the compiled bilinear
+# pass round differently; measured at most 6e-3 grey levels on crops and
+# pyramid levels of the reference frames. In normalised units (1/128 per grey
+# level) a 0.02-level bound catches any wrong tap or weight.
+RESAMPLE_ATOL = 0.02 / 128
+
+
+def test_crop_inputs_match_cv2_crops():
+    from openau.detect._cascade import crop_inputs
+
+    image = np.random.default_rng(8).integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    boxes = np.array(
+        [[10, 12, 30, 30], [0, 0, 20, 20], [-5, -7, 25, 25], [70, 50, 20, 20], [-3, 40, 90, 90], [30, 30, 5, 5]], F32
+    )
+    for size in (24, 48):
+        expected = normalise(crop_patches(image.astype(F32), boxes, size))
+        got = crop_inputs(image, boxes, size)
+        assert got.shape == (len(boxes), 3, size, size) and got.dtype == F32
+        np.testing.assert_allclose(got, expected, rtol=0, atol=RESAMPLE_ATOL)
+    degenerate = crop_inputs(image, np.array([[5, 5, -1, -1], [-9, 3, -2, 4]], F32), 24)
+    np.testing.assert_array_equal(degenerate, F32(-127.5) * F32(0.0078125))
+
+
+@pytest.mark.parametrize(("height", "width"), [(480, 640), (37, 53), (20, 10), (13, 12)])
+def test_pyramid_levels_match_cv2_resize(height, width):
+    import cv2
+
+    from openau.detect._kernels import resample_window
+
+    image = np.random.default_rng(9).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    for _, h, w in pyramid_scales(height, width, MTCNNParams(min_face_size=12)) + [(1.0, 2 * height, width + 3)]:
+        out = np.empty((3, h, w), F32)
+        resample_window(image, 0, 0, width, height, out, F32(127.5), F32(0.0078125))
+        expected = normalise(cv2.resize(image.astype(F32), (w, h), interpolation=cv2.INTER_LINEAR)[None])[0]
+        np.testing.assert_allclose(out, expected, rtol=0, atol=RESAMPLE_ATOL)

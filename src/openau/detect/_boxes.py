@@ -19,6 +19,8 @@ __all__ = [
     "BOX_CORRECTION",
     "face_probability",
     "pnet_proposals",
+    "pnet_level_proposals",
+    "logit_screen",
     "non_maximum_suppression",
     "apply_regression",
     "square_boxes",
@@ -29,6 +31,12 @@ __all__ = [
 PNET_STRIDE = 2
 #: P-Net's receptive field: each output cell sees a 12x12 window.
 PNET_CELL = 12
+
+#: How far (in logits) above the exact cut a cell must lie before P-Net's
+#: probability is skipped as certainly below the threshold. The float32
+#: probability of a cell a few ulps from the cut may round either way; this
+#: margin is orders of magnitude wider than that rounding.
+LOGIT_SCREEN_MARGIN = 0.5
 
 #: OpenFace's fixed adjustment of the final MTCNN box so that it fits the 68
 #: landmarks CLNF is initialised from (``DetectFaces``): x += dx * w,
@@ -64,6 +72,21 @@ def face_probability(logits: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + e.astype(np.float64))).astype(_F32)
 
 
+def logit_screen(threshold: float) -> float:
+    """Logit difference above which a P-Net cell cannot reach ``threshold``.
+
+    A cell's probability ``1 / (1 + exp(l0 - l1))`` is at least ``t`` only
+    when ``l0 - l1 <= log(1 / t - 1)``. Most cells of a frame are far above
+    that cut; skipping their ``exp`` keeps the result identical, since every
+    cell within :data:`LOGIT_SCREEN_MARGIN` of the cut is still computed in
+    full. Returns ``inf`` (screen nothing) for thresholds so close to 0 or 1
+    that the probability's rounding is not small against the margin.
+    """
+    if not 0.01 <= threshold <= 0.99:
+        return float("inf")
+    return float(np.log(1.0 / threshold - 1.0)) + LOGIT_SCREEN_MARGIN
+
+
 def pnet_proposals(
     output: np.ndarray, scale: float, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,12 +116,34 @@ def pnet_proposals(
     so the order of equal scores in the NMS that follows matches. The cell at
     (x, y) maps to ``int((2 x + 1) / scale)`` .. ``int((2 x + 12) / scale)``
     with a float32 division and truncation. The probability is
-    ``1 / (1 + exp(l0 - l1))`` in float32. The loop is compiled with numba.
+    ``1 / (1 + exp(l0 - l1))`` in float32 (skipped for cells that
+    :func:`logit_screen` shows to be far below the threshold). The loop is
+    compiled with numba.
     """
     pnet_cells = kernels("openau.detect._kernels").pnet_cells
 
     maps = np.ascontiguousarray(output, dtype=_F32)
-    return pnet_cells(maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL)
+    return pnet_cells(maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL, logit_screen(threshold))
+
+
+def pnet_level_proposals(
+    output: np.ndarray, scale: float, threshold: float, nms_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pnet_proposals` followed by the per-level NMS (union), in one compiled call.
+
+    Returns
+    -------
+    boxes, scores, offsets
+        The kept candidates of the level, best first; equal to
+        ``non_maximum_suppression(*pnet_proposals(...)[:2], nms_threshold)``
+        applied to the proposals.
+    """
+    from openau.detect._kernels import pnet_level
+
+    maps = np.ascontiguousarray(output, dtype=_F32)
+    return pnet_level(
+        maps, _F32(scale), _F32(threshold), PNET_STRIDE, PNET_CELL, logit_screen(threshold), _F32(nms_threshold)
+    )
 
 
 def non_maximum_suppression(
