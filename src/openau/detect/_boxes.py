@@ -138,7 +138,7 @@ def pnet_level_proposals(
         ``non_maximum_suppression(*pnet_proposals(...)[:2], nms_threshold)``
         applied to the proposals.
     """
-    from openau.detect._kernels import pnet_level
+    pnet_level = kernels("openau.detect._kernels").pnet_level
 
     maps = np.ascontiguousarray(output, dtype=_F32)
     return pnet_level(

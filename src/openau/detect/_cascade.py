@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from openau._native import kernels
 from openau.detect._boxes import (
     PNET_CELL,
     apply_regression,
@@ -178,7 +179,7 @@ def pyramid_scales(height: int, width: int, params: MTCNNParams) -> list[tuple[f
 
 def normalise(images: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` float32 BGR in 0..255 -> ``(N, 3, H, W)`` normalised RGB."""
-    from openau.detect._kernels import bgr_to_planes
+    bgr_to_planes = kernels("openau.detect._kernels").bgr_to_planes
 
     return bgr_to_planes(np.ascontiguousarray(images, dtype=_F32), _F32(PIXEL_MEAN), _F32(PIXEL_SCALE))
 
@@ -278,7 +279,7 @@ def crop_inputs(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     reference frames, final boxes move by at most 6e-5 px and confidences
     by 6e-8.
     """
-    from openau.detect._kernels import resample_windows
+    resample_windows = kernels("openau.detect._kernels").resample_windows
 
     rects = boxes.astype(np.int64)
     windows = np.empty_like(rects)
@@ -345,7 +346,7 @@ def _run_pnet(
     images: list[np.ndarray], pnet: NetFn, params: MTCNNParams, clock: _Clock
 ) -> list[_Stage]:
     """P-Net over every pyramid level of every frame, then the P-Net NMS and regression."""
-    from openau.detect._kernels import resample_window
+    resample_window = kernels("openau.detect._kernels").resample_window
 
     # Group (frame, level) pairs by level size so equal-size frames share a run.
     groups: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
