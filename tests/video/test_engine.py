@@ -16,6 +16,12 @@ from openau.video.sources import Input
 from openau.video.stages import build_stages
 
 
+@pytest.fixture(params=[True, False], ids=["pipelined", "one-thread"])
+def fake_config(fake_config, request):
+    """Every engine test runs with a thread per stage and with all stages in one thread."""
+    return dataclasses.replace(fake_config, pipeline=request.param)
+
+
 def _run(path, config, kind="video", stop=None):
     return VideoRun(Input(path, kind), build_stages(config), config, stop=stop)
 
@@ -148,9 +154,10 @@ def test_bounded_queues_hold_back_the_decoder(make_clip, fake_config):
         iterator = iter(run)
         next(iterator)
         time.sleep(0.3)  # the consumer is slow; the decoder must wait, not run ahead
-        buffered = run._decoded.qsize() + run._tracked.qsize() + run._analysed.qsize()
-        assert buffered <= 3 * config.queue_size
-        assert run._watch.last_frame("decode") < 12
+        buffered = sum(q.qsize() for q in run._queues)
+        assert buffered <= len(run._queues) * config.queue_size
+        # Decoded so far: the frame taken, the queued ones, and one held by each thread.
+        assert run._watch.last_frame("decode") <= len(run._queues) * config.queue_size + len(run._threads)
 
 
 def test_unreadable_inputs_fail_at_open(tmp_path, fake_config):

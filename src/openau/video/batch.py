@@ -153,6 +153,7 @@ def process_input(
     config: ExtractConfig,
     emit: EventCallback,
     stop=None,
+    cores: int | None = None,
 ) -> Outcome:
     """Run one input and write its output; every failure becomes a failed :class:`Outcome`.
 
@@ -167,6 +168,9 @@ def process_input(
     emit : callable(Event)
     stop : event, optional
         Set to interrupt (Ctrl-C in a worker's parent).
+    cores : int, optional
+        Cores this input may use (a batch worker's share; default: this
+        process's), deciding whether its stages get a thread each.
 
     Returns
     -------
@@ -181,7 +185,7 @@ def process_input(
             emit(InputStarted(job, source.path, 1))
             result = analyse_image_file(source.path, stages)
         else:
-            run = VideoRun(source, stages, config, stop=stop)
+            run = VideoRun(source, stages, config, stop=stop, cores=cores)
             total = run.info.frame_count
             emit(InputStarted(job, source.path, total))
             last = 0.0

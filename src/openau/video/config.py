@@ -77,6 +77,13 @@ class ExtractConfig:
     stall_timeout : float
         Seconds a stage may work on one frame before the input fails with a
         :class:`~openau.errors.StageTimeoutError` instead of hanging.
+    pipeline : bool or None
+        Run each per-frame stage (decode, landmarks, AU) in its own thread,
+        so they overlap on several cores (True), or all of them one after
+        the other in a single thread (False: no hand-offs between threads,
+        the cheaper choice when only one core is free). None decides per
+        run: pipelined when this process may use at least two cores and a
+        batch's workers leave one free (see :func:`openau.video.engine.pipelined`).
     queue_size : int
         Frames buffered between two stages (bounds memory). Decoding is far
         faster than landmark fitting, so the first queue stays full: each
@@ -101,6 +108,7 @@ class ExtractConfig:
     jobs: int = 1
     threads: int | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    pipeline: bool | None = None
     queue_size: int = 4
     camera: tuple[float, float, float, float] | None = None
     stages: str | None = field(default=None, repr=False)

@@ -155,8 +155,21 @@ def _portable(exc: BaseException) -> BaseException:
     return ExtractionError(str(exc))
 
 
-def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> None:
-    """Entry point of a worker process."""
+def _cores_share(active) -> int:
+    """Cores a worker may use for its next input: this machine's, shared among the workers still active."""
+    from openau.video.engine import available_cores
+
+    return max(1, available_cores() // max(1, active.value))
+
+
+def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, active) -> None:
+    """Entry point of a worker process.
+
+    ``active`` counts the workers that have not yet met their end marker: a
+    worker running beside as many others as there are cores runs its stages
+    in one thread; the last ones, once the others are done, get a thread per
+    stage and the freed cores.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -189,12 +202,15 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
                     return
                 continue
             if task is None or stop.is_set():
+                with active.get_lock():
+                    active.value -= 1
                 return
             job, source, output = task
             send("started", job)
             outcome = process_input(
-                job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop
-            )
+                job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop,
+                cores=_cores_share(active),
+            )  # fmt: skip
             send("done", job, outcome)
             if outcome.interrupted:
                 return
@@ -228,6 +244,7 @@ class _Pool:
         self.tasks = self.context.Queue(maxsize=len(pending) + self.count)
         self.messages = self.context.Queue(maxsize=_MESSAGE_QUEUE_SIZE)
         self.stop = self.context.Event()
+        self.active = self.context.Value("i", self.count)  # workers still taking inputs
         self.workers: dict[int, _Worker] = {}
         self.started: set[int] = set()
         self.outcomes: dict[int, Outcome] = {}
@@ -247,7 +264,7 @@ class _Pool:
         self.next_index += 1
         process = self.context.Process(
             target=_worker_main,
-            args=(index, self.config, self.tasks, self.messages, self.stop),
+            args=(index, self.config, self.tasks, self.messages, self.stop, self.active),
             name=f"openau-worker-{index}",
             daemon=True,
         )
