@@ -165,9 +165,26 @@ def _with_landmarks(args, config, reporter) -> int:
     return 0
 
 
+def _skip_final_collection() -> None:
+    """Spare the process's exit the interpreter's last garbage collections.
+
+    They walk every object left (numba's type registries alone hold some
+    hundred thousand) to free memory the system takes back anyway: about
+    0.25 s of CPU at the end of every ``openau extract``. Frozen objects are
+    skipped; this runs as an exit handler, after the command is done.
+    """
+    import gc
+
+    gc.freeze()
+
+
 def run(args) -> int:
     """Handler of ``openau extract``; returns the exit code."""
+    import atexit
+
     from openau.cli.progress import make_reporter
+
+    atexit.register(_skip_final_collection)
     from openau.video.batch import plan_outputs, run_batch
     from openau.video.sources import expand_inputs
 
