@@ -27,6 +27,7 @@ from openau.video.batch import Outcome, run_batch
 from openau.video.config import ExtractConfig
 from openau.video.engine import FrameResult, VideoOutput, VideoRun
 from openau.video.images import analyse_image_file
+from openau.video.pool import numeric_threads, worker_threads
 from openau.video.events import EventCallback, InputWarning
 from openau.video.sources import Input, expand_inputs, output_stems
 from openau.video.stages import Stages, build_stages
@@ -99,11 +100,12 @@ class Extractor:
             A stage failed or stalled.
         """
         source = self._source(path)
-        if source.kind == "image":
-            output = analyse_image_file(source.path, self.stages)
-        else:
-            with VideoRun(source, self.stages, self.config) as run:
-                output = run.finish()
+        with numeric_threads(worker_threads(self.config, 1)):
+            if source.kind == "image":
+                output = analyse_image_file(source.path, self.stages)
+            else:
+                with VideoRun(source, self.stages, self.config) as run:
+                    output = run.finish()
         self._warn(source, output)
         return output.table
 
@@ -123,7 +125,7 @@ class Extractor:
         source = self._source(path)
         if source.kind == "image":
             raise InputError(f"{source.path}: an image has no frames to stream; use Extractor.extract")
-        with VideoRun(source, self.stages, self.config) as run:
+        with numeric_threads(worker_threads(self.config, 1)), VideoRun(source, self.stages, self.config) as run:
             yield from run
 
 

@@ -97,7 +97,12 @@ def register(subparsers) -> None:
             help="camera intrinsics in pixels for pose and 3-D landmarks, all four or none "
             "(default: OpenFace's guess from the frame size)",
         )
-    parser.add_argument("--threads", type=int, metavar="N", help="threads per worker for numeric libraries")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads per worker for numeric libraries (default: 1; use --jobs for more cores)",
+    )
     parser.add_argument(
         "--stall-timeout",
         type=float,

@@ -295,14 +295,13 @@ def run_batch(
         for outcome in run_pool(pending, config, emit):
             outcomes[outcome.job] = outcome
     elif pending:
-        if config.threads is not None:
-            from openau.video.pool import limit_threads
+        from openau.video.pool import numeric_threads, worker_threads
 
-            limit_threads(config.threads)
-        stages = stages if stages is not None else build_stages(config)
-        for job, source, output in pending:
-            outcome = process_input(job, source, output, stages, config, emit)
-            outcomes[job] = outcome
-            if outcome.interrupted:
-                raise KeyboardInterrupt
+        with numeric_threads(worker_threads(config, 1)):
+            stages = stages if stages is not None else build_stages(config)
+            for job, source, output in pending:
+                outcome = process_input(job, source, output, stages, config, emit)
+                outcomes[job] = outcome
+                if outcome.interrupted:
+                    raise KeyboardInterrupt
     return [outcomes[job] for job in sorted(outcomes)]

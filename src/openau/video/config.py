@@ -72,8 +72,10 @@ class ExtractConfig:
     jobs : int
         Worker processes for a batch (1 runs in the calling process).
     threads : int or None
-        Threads each numeric library may use per worker; None gives each
-        worker its share of the CPU cores.
+        Threads each numeric library (BLAS, OpenCV, ONNX Runtime) may use
+        per worker; None means 1: a worker's stages already run in threads
+        of their own and a batch's workers use the other cores, and on
+        openau's small matrices more BLAS threads mostly spin.
     stall_timeout : float
         Seconds a stage may work on one frame before the input fails with a
         :class:`~openau.errors.StageTimeoutError` instead of hanging.

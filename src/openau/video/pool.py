@@ -44,7 +44,7 @@ from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
 from openau.video.stages import build_stages
 
-__all__ = ["run_pool", "worker_threads", "limit_threads", "THREAD_ENV_VARS"]
+__all__ = ["run_pool", "worker_threads", "limit_threads", "numeric_threads", "THREAD_ENV_VARS"]
 
 #: Environment variables that cap the threads of the numeric libraries.
 THREAD_ENV_VARS = (
@@ -66,13 +66,18 @@ _SEND_TIMEOUT = 30.0
 
 
 def worker_threads(config: ExtractConfig, workers: int) -> int:
-    """Threads per worker for the numeric libraries: ``config.threads`` or a fair share of the cores."""
-    if config.threads is not None:
-        return config.threads
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    """Threads per worker for the numeric libraries: ``config.threads``, by default 1.
+
+    A worker's parallelism is its stage threads, and a batch's is its worker
+    processes. openau's matrices are small: a second OpenBLAS thread mostly
+    spins waiting for work, burning the core the other stages need (video01
+    on 2 cores: 8 s of CPU instead of 4.6, and 3-4 times the wall time when
+    another process is busy).
+    """
+    return config.threads if config.threads is not None else 1
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int, blas: bool = True) -> None:
     """Cap the threads of the numeric libraries in this process.
 
     OpenCV can be capped at any time. numba reads ``NUMBA_NUM_THREADS`` when
@@ -92,10 +97,34 @@ def limit_threads(threads: int) -> None:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     else:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
+    if blas:
+        with contextlib.suppress(ImportError):
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(threads)
+            threadpool_limits(threads)
+
+
+@contextlib.contextmanager
+def numeric_threads(threads: int) -> Iterator[None]:
+    """:func:`limit_threads` for a block, restoring OpenCV's and BLAS's thread counts after it.
+
+    For runs inside the caller's process (``jobs=1``, :class:`openau.Extractor`),
+    which may use numpy for its own work afterwards.
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    blas = threadpool_limits(threads) if threadpool_limits is not None else contextlib.nullcontext()
+    try:
+        with blas:
+            limit_threads(threads, blas=False)
+            yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 @contextlib.contextmanager
