@@ -18,8 +18,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from openau.errors import InputError, OpenAUWarning
 from openau.output.writers import output_path
@@ -31,6 +30,9 @@ from openau.video.pool import numeric_threads, worker_threads
 from openau.video.events import EventCallback, InputWarning
 from openau.video.sources import Input, expand_inputs, output_stems
 from openau.video.stages import Stages, build_stages
+
+if TYPE_CHECKING:  # pandas loads when a table is first returned (~0.5 s), not with openau
+    import pandas as pd
 
 __all__ = ["ExtractConfig", "Extractor", "extract_many", "Outcome", "FrameResult"]
 

@@ -181,3 +181,13 @@ def test_image_sequence_folder(tmp_path, fake_config):
         table = run.finish().table
     assert table["success"].tolist() == [0, 1, 0, 1]
     assert table["timestamp"].eq(0).all()  # OpenFace writes 0 for image sequences
+
+
+def test_stages_share_one_thread_unless_the_run_has_two_cores():
+    from openau.video.config import ExtractConfig
+    from openau.video.engine import pipelined
+
+    assert not pipelined(ExtractConfig(), cores=1)
+    assert pipelined(ExtractConfig(), cores=2)
+    assert pipelined(ExtractConfig(pipeline=True), cores=1)
+    assert not pipelined(ExtractConfig(pipeline=False), cores=8)
