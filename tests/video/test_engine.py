@@ -191,3 +191,25 @@ def test_stages_share_one_thread_unless_the_run_has_two_cores():
     assert pipelined(ExtractConfig(), cores=2)
     assert pipelined(ExtractConfig(pipeline=True), cores=1)
     assert not pipelined(ExtractConfig(pipeline=False), cores=8)
+
+
+def test_a_one_thread_run_gives_stages_threads_when_a_core_frees_up(make_clip, fake_config):
+    faces = [i % 7 != 3 for i in range(60)]
+    clip = make_clip("clip.mp4", faces)
+    config = dataclasses.replace(fake_config, pipeline=None)
+    with VideoRun(Input(clip, "video"), build_stages(config), config, cores=1) as run:
+        expected = run.finish().table
+    asked = []
+
+    def cores() -> int:  # a batch's other worker finishes while this video runs
+        asked.append(True)
+        return 1 if len(asked) < 3 else 2
+
+    with VideoRun(Input(clip, "video"), build_stages(config), config, cores=cores) as run:
+        assert not run.pipelined
+        indices = [result.index for result in run]
+        output = run.finish()
+        assert run.pipelined
+        assert [t.name for t in run._threads] == ["openau-stages", "openau-landmarks", "openau-au"]
+    assert indices == list(range(len(faces)))
+    assert output.table.equals(expected)

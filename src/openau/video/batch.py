@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,7 +153,7 @@ def process_input(
     config: ExtractConfig,
     emit: EventCallback,
     stop=None,
-    cores: int | None = None,
+    cores: int | Callable[[], int] | None = None,
 ) -> Outcome:
     """Run one input and write its output; every failure becomes a failed :class:`Outcome`.
 
@@ -168,9 +168,10 @@ def process_input(
     emit : callable(Event)
     stop : event, optional
         Set to interrupt (Ctrl-C in a worker's parent).
-    cores : int, optional
-        Cores this input may use (a batch worker's share; default: this
-        process's), deciding whether its stages get a thread each.
+    cores : int or callable returning int, optional
+        Cores this input may use (a batch worker's share, which grows as
+        other workers finish; default: this process's), deciding whether
+        its stages get a thread each.
 
     Returns
     -------

@@ -14,7 +14,9 @@ hand-offs and the interpreter-lock switches between them (see
     decode -> landmarks -> au (one thread) -> caller
 
 Either way the caller's thread only collects results, so it can give up on a
-stage that hangs.
+stage that hangs. A run started in one thread can still move its landmark and AU
+stages to threads of their own midway, when a core frees up (the other workers of a
+batch are done): the end of a batch then does not leave a core idle.
 
 The caller iterates a :class:`VideoRun` to receive :class:`FrameResult` s as
 they leave the AU stage, then calls :meth:`VideoRun.finish` for the final
@@ -91,6 +93,8 @@ _JOIN_TIMEOUT = 0.5
 _PARTIAL_FINISH_TIMEOUT = 1.0
 
 _END = object()  # end of stream marker passed down the queues
+# A one-thread run asks every this many frames whether a core has freed up.
+_CORES_RECHECK_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -215,9 +219,12 @@ class VideoRun:
     stop : threading.Event or multiprocessing.Event, optional
         Set by someone else to interrupt the run (a worker's parent on
         Ctrl-C); iteration then raises :class:`KeyboardInterrupt`.
-    cores : int, optional
+    cores : int or callable returning int, optional
         Cores the run may use, deciding whether the stages get a thread each
-        when ``config.pipeline`` is None (see :func:`pipelined`).
+        when ``config.pipeline`` is None (see :func:`pipelined`). A callable
+        (a batch worker's share, which grows as the other workers finish)
+        is asked again during a one-thread run, which then moves its
+        landmark and AU stages to threads of their own once it has two cores.
 
     Raises
     ------
@@ -226,7 +233,12 @@ class VideoRun:
     """
 
     def __init__(
-        self, source: Input, stages: Stages, config: ExtractConfig, stop=None, cores: int | None = None
+        self,
+        source: Input,
+        stages: Stages,
+        config: ExtractConfig,
+        stop=None,
+        cores: int | Callable[[], int] | None = None,
     ) -> None:
         self.source = source
         self.path = source.path
@@ -256,7 +268,10 @@ class VideoRun:
             self._reader.close()
             raise
         self._helper: threading.Thread | None = None  # the thread of _watched, once started
-        self.pipelined = pipelined(config, cores)
+        share = cores() if callable(cores) else cores
+        self.pipelined = pipelined(config, share)
+        # Asked during a one-thread run whether the AU stage may have a thread.
+        self._cores_later = cores if callable(cores) and config.pipeline is None and not self.pipelined else None
         if self.pipelined:
             self._queues = (self._decoded, self._tracked, self._analysed)
             self._threads = [
@@ -390,6 +405,29 @@ class VideoRun:
             return frame.pts - first_pts
         return frame.index / self.info.fps
 
+    def _split_stages(self) -> None:
+        """Give the landmark and AU stages threads of their own (called by the decoding thread between two frames)."""
+        threads = [
+            threading.Thread(
+                target=self._stage_loop,
+                args=("landmarks", self._decoded, self._tracked, self._track),
+                name="openau-landmarks",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._stage_loop,
+                args=("au", self._tracked, self._analysed, self._analyse),
+                name="openau-au",
+                daemon=True,
+            ),
+        ]
+        self._threads.extend(threads)
+        self._queues = (self._decoded, self._tracked, self._analysed)
+        self._au_thread = threads[-1]
+        self.pipelined = True
+        for thread in threads:
+            thread.start()
+
     def _decode(self, outbox: queue.Queue, after: tuple[tuple[str, Callable], ...]) -> None:
         """Decode frames into ``outbox``, first passing each through the stages ``after`` (name, work)."""
         index = 0
@@ -398,6 +436,19 @@ class VideoRun:
             frames = iter(self._reader)
             first_pts: float | None = None
             while not self._halt.is_set():
+                if (
+                    self._cores_later is not None
+                    and index % _CORES_RECHECK_FRAMES == 0
+                    and index > 0
+                    and self._cores_later() >= 2
+                ):
+                    # Frames so far left in order through ``outbox``; the
+                    # next ones reach it through the new threads, after them.
+                    # This thread decodes only from now on: FFmpeg releases the
+                    # interpreter lock, so decoding overlaps the other stages best.
+                    self._cores_later = None
+                    self._split_stages()
+                    outbox, after = self._decoded, ()
                 stage = "decode"
                 self._busy(stage, index)
                 self._maybe_stall(stage, index)

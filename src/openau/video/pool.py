@@ -186,7 +186,7 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _cores_share(active) -> int:
-    """Cores a worker may use for its next input: this machine's, shared among the workers still active."""
+    """Cores a worker may use now: this process's, shared among the workers still taking inputs."""
     from openau.video.engine import available_cores
 
     return max(1, available_cores() // max(1, active.value))
@@ -197,8 +197,9 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, acti
 
     ``active`` counts the workers that have not yet met their end marker: a
     worker running beside as many others as there are cores runs its stages
-    in one thread; the last ones, once the others are done, get a thread per
-    stage and the freed cores.
+    in one thread; once the others are done, the last ones give stages
+    threads of their own (midway through a video, see
+    :class:`~openau.video.engine.VideoRun`) and use the freed cores.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
@@ -239,7 +240,7 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, acti
             send("started", job)
             outcome = process_input(
                 job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop,
-                cores=_cores_share(active),
+                cores=lambda: _cores_share(active),
             )  # fmt: skip
             send("done", job, outcome)
             if outcome.interrupted:
