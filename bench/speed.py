@@ -11,7 +11,8 @@ Three kinds of figures, per clip:
   image on one core, start-up included. ``--jobs N`` (N > 1) adds one batch
   run of all clips with ``--jobs N``.
 - **in process, per stage**: the real engine (:class:`openau.video.engine.VideoRun`,
-  its threads and queues) with each stage wrapped by a clock, in this
+  with a thread per stage when this process has two cores, else all stages
+  in one thread, as ``openau extract`` runs) with each stage wrapped by a clock, in this
   process with numpy/BLAS, numba, OpenCV and ONNX Runtime capped at
   ``--threads`` (default 1). Milliseconds of CPU time per frame for decode,
   detect (MTCNN, only on the frames it runs), landmarks (CLNF tracking and
@@ -192,7 +193,7 @@ def _warm_up(path: Path, stages, config, frames: int | None = None) -> float:
 
 
 def measure_in_process(clips: list[tuple[str, Path]], models: Path, threads: int | None, repeat: int,
-                       device: str = "cpu", log=None) -> dict:  # fmt: skip
+                       device: str = "cpu", log=None, pipeline: bool | None = None) -> dict:  # fmt: skip
     """Per-stage CPU ms per frame and engine frames/s, in this process (see the module docstring).
 
     Call :func:`bench._common.cap_threads` before anything imports numpy
@@ -201,9 +202,10 @@ def measure_in_process(clips: list[tuple[str, Path]], models: Path, threads: int
     cap_threads(threads)
     from openau.output.writers import write_table
     from openau.video.config import ExtractConfig
+    from openau.video.engine import pipelined
     from openau.video.stages import build_stages
 
-    config = ExtractConfig(models=models, device=device, threads=threads)
+    config = ExtractConfig(models=models, device=device, threads=threads, pipeline=pipeline)
     started = time.perf_counter()
     stages = build_stages(config)
     load = time.perf_counter() - started
@@ -218,8 +220,8 @@ def measure_in_process(clips: list[tuple[str, Path]], models: Path, threads: int
                 with instrumented(stages, clock):
                     output, seconds = _run_engine(path, stages, config)
                 cpu = time.process_time() - cpu0
-                with clock.stage("write"):
-                    write_table(output.table, Path(folder) / f"{name}.csv", "csv")
+                with clock.stage("write"):  # the numpy columns, as the command line writes them
+                    write_table(output.columns, Path(folder) / f"{name}.csv", "csv")
                 clock.cpu[OTHER] = max(0.0, cpu - sum(v for k, v in clock.cpu.items() if k != "write"))
                 passes.append((output.frames, seconds, dict(clock.cpu), dict(clock.wall)))
             frames = passes[0][0]
@@ -233,6 +235,7 @@ def measure_in_process(clips: list[tuple[str, Path]], models: Path, threads: int
                 "cpu_ms_per_frame": ms,
                 "cpu_ms_per_frame_total": sum(ms.values()),
                 "stage_wall_ms_per_frame": wall_ms,
+                "engine_threads": "one per stage" if pipelined(config) else "one for all stages",
                 "engine_fps": statistics.median(rates),
                 "engine_fps_range": [min(rates), max(rates)],
             })  # fmt: skip
@@ -418,7 +421,8 @@ def to_markdown(data: dict) -> str:
             f"first {WARM_UP_FRAMES} frames of the first clip (numba kernels loaded from cache or compiled, "
             f"ONNX Runtime sessions opened) {inproc['clips'][0]['warm_up_s']:.2f} s; "
             f"peak RSS of this process {_f(inproc['peak_rss_mib'], 0)} MiB; medians of {inproc['repeat']} runs. "
-            "Engine frames/s: the threaded engine, models loaded and kernels warm, without writing.",
+            f"Engine frames/s: the engine ({inproc['clips'][0].get('engine_threads', 'threads')}, as "
+            "`openau extract` runs on this process's cores), models loaded and kernels warm, without writing.",
             "",
             "| clip | frames | " + " | ".join(STAGES) + f" | {OTHER} | total | engine frames/s |",
             "|---|---|" + "---|" * (len(STAGES) + 3),
@@ -458,6 +462,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reference", type=Path, default=default_reference(), metavar="DIR")
     parser.add_argument("--media", type=Path, metavar="DIR", help="the inputs (default <reference>/../media)")
     parser.add_argument("--device", default="cpu", help="face detector device (default cpu)")
+    parser.add_argument("--engine", choices=("auto", "threads", "one-thread"), default="auto",
+                        help="in process: a thread per stage, all stages in one thread, or as `openau extract` "
+                        "decides from the cores (default)")  # fmt: skip
     parser.add_argument("--skip", choices=("whole-process", "in-process"), action="append", default=[],
                         help="leave a kind of figure out (repeatable)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR", help="default bench/results")
@@ -483,7 +490,10 @@ def main(argv: list[str]) -> int:
         )
     if "in-process" not in args.skip:
         threads = args.threads or None
-        data["in_process"] = measure_in_process(clips, args.models, threads, args.repeat, args.device, log)
+        pipeline = {"auto": None, "threads": True, "one-thread": False}[args.engine]
+        data["in_process"] = measure_in_process(
+            clips, args.models, threads, args.repeat, args.device, log, pipeline
+        )
     markdown = to_markdown(data)
     md, js = write_report(args.out, "speed", markdown, data)
     if not args.quiet:

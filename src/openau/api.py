@@ -18,8 +18,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from openau.errors import InputError, OpenAUWarning
 from openau.output.writers import output_path
@@ -27,9 +26,13 @@ from openau.video.batch import Outcome, run_batch
 from openau.video.config import ExtractConfig
 from openau.video.engine import FrameResult, VideoOutput, VideoRun
 from openau.video.images import analyse_image_file
+from openau.video.pool import numeric_threads, worker_threads
 from openau.video.events import EventCallback, InputWarning
 from openau.video.sources import Input, expand_inputs, output_stems
 from openau.video.stages import Stages, build_stages
+
+if TYPE_CHECKING:  # pandas loads when a table is first returned (~0.5 s), not with openau
+    import pandas as pd
 
 __all__ = ["ExtractConfig", "Extractor", "extract_many", "Outcome", "FrameResult"]
 
@@ -99,11 +102,12 @@ class Extractor:
             A stage failed or stalled.
         """
         source = self._source(path)
-        if source.kind == "image":
-            output = analyse_image_file(source.path, self.stages)
-        else:
-            with VideoRun(source, self.stages, self.config) as run:
-                output = run.finish()
+        with numeric_threads(worker_threads(self.config, 1)):
+            if source.kind == "image":
+                output = analyse_image_file(source.path, self.stages)
+            else:
+                with VideoRun(source, self.stages, self.config) as run:
+                    output = run.finish()
         self._warn(source, output)
         return output.table
 
@@ -123,7 +127,7 @@ class Extractor:
         source = self._source(path)
         if source.kind == "image":
             raise InputError(f"{source.path}: an image has no frames to stream; use Extractor.extract")
-        with VideoRun(source, self.stages, self.config) as run:
+        with numeric_threads(worker_threads(self.config, 1)), VideoRun(source, self.stages, self.config) as run:
             yield from run
 
 

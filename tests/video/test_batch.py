@@ -130,3 +130,23 @@ def test_limit_threads_caps_blas_and_defers_numba():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "1", "[1]"]
+
+
+def test_in_process_runs_cap_numeric_threads_and_restore_them():
+    # One numeric thread per worker by default (more BLAS threads spin on
+    # openau's small matrices); a run in the caller's process gives the
+    # caller its own thread counts back.
+    code = (
+        "import cv2\n"
+        "from threadpoolctl import threadpool_info, threadpool_limits\n"
+        "from openau.video.config import ExtractConfig\n"
+        "from openau.video.pool import numeric_threads, worker_threads\n"
+        "threadpool_limits(2); cv2.setNumThreads(2)\n"
+        "blas = lambda: sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'})\n"
+        "threads = worker_threads(ExtractConfig(), 1)\n"
+        "with numeric_threads(threads):\n"
+        "    print(threads, blas(), cv2.getNumThreads())\n"
+        "print(blas(), cv2.getNumThreads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["1 [1] 1", "[2] 2"]

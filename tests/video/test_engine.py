@@ -16,6 +16,12 @@ from openau.video.sources import Input
 from openau.video.stages import build_stages
 
 
+@pytest.fixture(params=[True, False], ids=["pipelined", "one-thread"])
+def fake_config(fake_config, request):
+    """Every engine test runs with a thread per stage and with all stages in one thread."""
+    return dataclasses.replace(fake_config, pipeline=request.param)
+
+
 def _run(path, config, kind="video", stop=None):
     return VideoRun(Input(path, kind), build_stages(config), config, stop=stop)
 
@@ -148,9 +154,10 @@ def test_bounded_queues_hold_back_the_decoder(make_clip, fake_config):
         iterator = iter(run)
         next(iterator)
         time.sleep(0.3)  # the consumer is slow; the decoder must wait, not run ahead
-        buffered = run._decoded.qsize() + run._tracked.qsize() + run._analysed.qsize()
-        assert buffered <= 3 * config.queue_size
-        assert run._watch.last_frame("decode") < 12
+        buffered = sum(q.qsize() for q in run._queues)
+        assert buffered <= len(run._queues) * config.queue_size
+        # Decoded so far: the frame taken, the queued ones, and one held by each thread.
+        assert run._watch.last_frame("decode") <= len(run._queues) * config.queue_size + len(run._threads)
 
 
 def test_unreadable_inputs_fail_at_open(tmp_path, fake_config):
@@ -174,3 +181,35 @@ def test_image_sequence_folder(tmp_path, fake_config):
         table = run.finish().table
     assert table["success"].tolist() == [0, 1, 0, 1]
     assert table["timestamp"].eq(0).all()  # OpenFace writes 0 for image sequences
+
+
+def test_stages_share_one_thread_unless_the_run_has_two_cores():
+    from openau.video.config import ExtractConfig
+    from openau.video.engine import pipelined
+
+    assert not pipelined(ExtractConfig(), cores=1)
+    assert pipelined(ExtractConfig(), cores=2)
+    assert pipelined(ExtractConfig(pipeline=True), cores=1)
+    assert not pipelined(ExtractConfig(pipeline=False), cores=8)
+
+
+def test_a_one_thread_run_gives_stages_threads_when_a_core_frees_up(make_clip, fake_config):
+    faces = [i % 7 != 3 for i in range(60)]
+    clip = make_clip("clip.mp4", faces)
+    config = dataclasses.replace(fake_config, pipeline=None)
+    with VideoRun(Input(clip, "video"), build_stages(config), config, cores=1) as run:
+        expected = run.finish().table
+    asked = []
+
+    def cores() -> int:  # a batch's other worker finishes while this video runs
+        asked.append(True)
+        return 1 if len(asked) < 3 else 2
+
+    with VideoRun(Input(clip, "video"), build_stages(config), config, cores=cores) as run:
+        assert not run.pipelined
+        indices = [result.index for result in run]
+        output = run.finish()
+        assert run.pipelined
+        assert [t.name for t in run._threads] == ["openau-stages", "openau-landmarks", "openau-au"]
+    assert indices == list(range(len(faces)))
+    assert output.table.equals(expected)

@@ -97,7 +97,12 @@ def register(subparsers) -> None:
             help="camera intrinsics in pixels for pose and 3-D landmarks, all four or none "
             "(default: OpenFace's guess from the frame size)",
         )
-    parser.add_argument("--threads", type=int, metavar="N", help="threads per worker for numeric libraries")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads per worker for numeric libraries (default: 1; use --jobs for more cores)",
+    )
     parser.add_argument(
         "--stall-timeout",
         type=float,
@@ -165,9 +170,26 @@ def _with_landmarks(args, config, reporter) -> int:
     return 0
 
 
+def _skip_final_collection() -> None:
+    """Spare the process's exit the interpreter's last garbage collections.
+
+    They walk every object left (numba's type registries alone hold some
+    hundred thousand) to free memory the system takes back anyway: about
+    0.25 s of CPU at the end of every ``openau extract``. Frozen objects are
+    skipped; this runs as an exit handler, after the command is done.
+    """
+    import gc
+
+    gc.freeze()
+
+
 def run(args) -> int:
     """Handler of ``openau extract``; returns the exit code."""
+    import atexit
+
     from openau.cli.progress import make_reporter
+
+    atexit.register(_skip_final_collection)
     from openau.video.batch import plan_outputs, run_batch
     from openau.video.sources import expand_inputs
 

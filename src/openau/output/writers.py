@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openau.output.columns import decimals as column_decimals
+from openau.output.fixedpoint import format_block
 from openau.output.tables import ColumnTable
 
 if TYPE_CHECKING:
@@ -61,24 +62,31 @@ def is_complete(path: Path) -> bool:
 
 
 #: Rows formatted at a time: bounds the memory of writing a long video's CSV
-#: (each value is a Python float while its row is formatted: ~30 MB per 1000 rows).
-_CSV_CHUNK_ROWS = 256
+#: (about 40 KB per row while a block is laid out, see :mod:`openau.output.fixedpoint`).
+_CSV_CHUNK_ROWS = 512
+
+
+def _python_rows(columns: list[np.ndarray], decimals: Sequence[int | None]) -> bytes:
+    """Rows formatted value by value (NaN, infinities, huge values: what the block path leaves)."""
+    row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
+    # tolist() gives Python scalars; a float32 becomes the exact double,
+    # which prints as C++'s iostream prints the float (promoted to double).
+    lists = [array.tolist() for array in columns]
+    return "".join(row_format % row + "\n" for row in zip(*lists, strict=True)).encode("ascii")
 
 
 def _csv_chunks(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]):
-    """The CSV text of ``table`` in pieces: the header line, then blocks of rows."""
+    """The CSV bytes of ``table`` in pieces: the header line, then blocks of rows."""
     names = list(table.columns)
     if len(decimals) != len(names):
         raise ValueError(f"{len(decimals)} decimals given for {len(names)} columns")
-    row_format = ",".join("%d" if d is None else f"%.{d}f" for d in decimals)
-    yield ",".join(map(str, names)) + "\n"
+    yield (",".join(map(str, names)) + "\n").encode("ascii")
     arrays = [np.asarray(table[name]) for name in names]
     for start in range(0, len(table), _CSV_CHUNK_ROWS):
         stop = start + _CSV_CHUNK_ROWS
-        # tolist() gives Python scalars; a float32 becomes the exact double,
-        # which prints as C++'s iostream prints the float (promoted to double).
-        columns = [array[start:stop].tolist() for array in arrays]
-        yield "".join(row_format % row + "\n" for row in zip(*columns, strict=True))
+        columns = [array[start:stop] for array in arrays]
+        text = format_block(columns, decimals)
+        yield text if text is not None else _python_rows(columns, decimals)
 
 
 def format_csv(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]) -> str:
@@ -90,7 +98,7 @@ def format_csv(table: ColumnTable | pd.DataFrame, decimals: Sequence[int | None]
     decimals : sequence of int or None
         Per column: digits after the point, or None for integers.
     """
-    return "".join(_csv_chunks(table, decimals))
+    return b"".join(_csv_chunks(table, decimals)).decode("ascii")
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -119,7 +127,7 @@ def _writer(table: ColumnTable | pd.DataFrame, output_format: str, image: bool):
         decimals = [column_decimals(name, video=not image) for name in table.columns]
 
         def write(target: Path) -> None:
-            with open(target, "w", encoding="ascii", newline="\n") as handle:
+            with open(target, "wb") as handle:
                 for piece in _csv_chunks(table, decimals):
                     handle.write(piece)
 

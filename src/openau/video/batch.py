@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,6 +153,7 @@ def process_input(
     config: ExtractConfig,
     emit: EventCallback,
     stop=None,
+    cores: int | Callable[[], int] | None = None,
 ) -> Outcome:
     """Run one input and write its output; every failure becomes a failed :class:`Outcome`.
 
@@ -167,6 +168,10 @@ def process_input(
     emit : callable(Event)
     stop : event, optional
         Set to interrupt (Ctrl-C in a worker's parent).
+    cores : int or callable returning int, optional
+        Cores this input may use (a batch worker's share, which grows as
+        other workers finish; default: this process's), deciding whether
+        its stages get a thread each.
 
     Returns
     -------
@@ -181,7 +186,7 @@ def process_input(
             emit(InputStarted(job, source.path, 1))
             result = analyse_image_file(source.path, stages)
         else:
-            run = VideoRun(source, stages, config, stop=stop)
+            run = VideoRun(source, stages, config, stop=stop, cores=cores)
             total = run.info.frame_count
             emit(InputStarted(job, source.path, total))
             last = 0.0
@@ -291,14 +296,13 @@ def run_batch(
         for outcome in run_pool(pending, config, emit):
             outcomes[outcome.job] = outcome
     elif pending:
-        if config.threads is not None:
-            from openau.video.pool import limit_threads
+        from openau.video.pool import numeric_threads, worker_threads
 
-            limit_threads(config.threads)
-        stages = stages if stages is not None else build_stages(config)
-        for job, source, output in pending:
-            outcome = process_input(job, source, output, stages, config, emit)
-            outcomes[job] = outcome
-            if outcome.interrupted:
-                raise KeyboardInterrupt
+        with numeric_threads(worker_threads(config, 1)):
+            stages = stages if stages is not None else build_stages(config)
+            for job, source, output in pending:
+                outcome = process_input(job, source, output, stages, config, emit)
+                outcomes[job] = outcome
+                if outcome.interrupted:
+                    raise KeyboardInterrupt
     return [outcomes[job] for job in sorted(outcomes)]

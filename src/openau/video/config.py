@@ -72,11 +72,20 @@ class ExtractConfig:
     jobs : int
         Worker processes for a batch (1 runs in the calling process).
     threads : int or None
-        Threads each numeric library may use per worker; None gives each
-        worker its share of the CPU cores.
+        Threads each numeric library (BLAS, OpenCV, ONNX Runtime) may use
+        per worker; None means 1: a worker's stages already run in threads
+        of their own and a batch's workers use the other cores, and on
+        openau's small matrices more BLAS threads mostly spin.
     stall_timeout : float
         Seconds a stage may work on one frame before the input fails with a
         :class:`~openau.errors.StageTimeoutError` instead of hanging.
+    pipeline : bool or None
+        Run each per-frame stage (decode, landmarks, AU) in its own thread,
+        so they overlap on several cores (True), or all of them one after
+        the other in a single thread (False: no hand-offs between threads,
+        the cheaper choice when only one core is free). None decides per
+        run: pipelined when this process may use at least two cores and a
+        batch's workers leave one free (see :func:`openau.video.engine.pipelined`).
     queue_size : int
         Frames buffered between two stages (bounds memory). Decoding is far
         faster than landmark fitting, so the first queue stays full: each
@@ -101,6 +110,7 @@ class ExtractConfig:
     jobs: int = 1
     threads: int | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    pipeline: bool | None = None
     queue_size: int = 4
     camera: tuple[float, float, float, float] | None = None
     stages: str | None = field(default=None, repr=False)

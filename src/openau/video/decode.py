@@ -164,6 +164,9 @@ class VideoReader:
         # own reformat() builds a new scaler per frame, which starts (and
         # ends) a pool of conversion threads every frame.
         self._reformatter = av.video.reformatter.VideoReformatter()
+        # The enum itself, not its name: a name is looked up again on every frame.
+        self._source_colourspace = av.video.reformatter.Colorspace.ITU601 if colour == "openface" else None
+        self._ffmpeg_error = av.error.FFmpegError
         # Decode the first frame now: it carries the display rotation, and a file
         # that cannot produce it is reported at open time rather than mid-run.
         self._first = self._next_raw()
@@ -195,13 +198,11 @@ class VideoReader:
 
     def _next_raw(self):
         """The next decoded frame, or None at the end or on corrupt data."""
-        import av
-
         try:
             return next(self._decoder)
         except StopIteration:
             return None
-        except (av.error.FFmpegError, EOFError) as exc:
+        except (self._ffmpeg_error, EOFError) as exc:
             self.truncated = True
             self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None
@@ -209,10 +210,13 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame]:
         """Yield every decodable frame once, in order; the reader is single-pass."""
         time_base = self._stream.time_base
+        # pts * num / den with Python integers: the correctly rounded double,
+        # as float(Fraction(...)) gives, without building a Fraction per frame.
+        num, den = (time_base.numerator, time_base.denominator) if time_base else (0, 0)
         index = 0
         frame, self._first = self._first, None
         while frame is not None:
-            pts = float(frame.pts * time_base) if frame.pts is not None and time_base else None
+            pts = (frame.pts * num) / den if frame.pts is not None and num else None
             yield Frame(index=index, pts=pts, image=self._to_bgr(frame))
             index += 1
             frame = self._next_raw()
@@ -230,8 +234,8 @@ class VideoReader:
             self.error = f"decoded {decoded} of the {listed} frames the container lists"
 
     def _to_bgr(self, frame) -> np.ndarray:
-        source = "ITU601" if self._colour == "openface" else None  # None: the stream's own matrix
-        bgr = self._reformatter.reformat(frame, format="bgr24", src_colorspace=source, threads=1)
+        # src_colorspace None: the stream's own matrix ("declared").
+        bgr = self._reformatter.reformat(frame, format="bgr24", src_colorspace=self._source_colourspace, threads=1)
         image = bgr.to_ndarray()
         if self._rotation:
             # FFmpeg's display rotation is counter-clockwise, as is np.rot90.

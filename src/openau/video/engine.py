@@ -5,6 +5,19 @@ queue (so memory stays flat however long the clip)::
 
     decode (PyAV) -> landmarks (tracker) -> au (analyser) -> caller
 
+The threads pay off only when they can run on different cores. With one core
+to spare (a pinned process, or a batch with a worker per core) the three
+stages run one after the other in a single thread instead, which saves the
+hand-offs and the interpreter-lock switches between them (see
+:func:`pipelined`)::
+
+    decode -> landmarks -> au (one thread) -> caller
+
+Either way the caller's thread only collects results, so it can give up on a
+stage that hangs. A run started in one thread can still move its landmark and AU
+stages to threads of their own midway, when a core frees up (the other workers of a
+batch are done): the end of a batch then does not leave a core idle.
+
 The caller iterates a :class:`VideoRun` to receive :class:`FrameResult` s as
 they leave the AU stage, then calls :meth:`VideoRun.finish` for the final
 table: OpenFace's AU post-processing needs the whole video, so a video's AU
@@ -56,6 +69,8 @@ __all__ = [
     "STALL_STAGE_ENV",
     "STALL_FRAME_ENV",
     "WARMUP_TIMEOUT",
+    "available_cores",
+    "pipelined",
 ]
 
 #: The per-video stages, in pipeline order; "postprocess" runs once at the end.
@@ -78,6 +93,8 @@ _JOIN_TIMEOUT = 0.5
 _PARTIAL_FINISH_TIMEOUT = 1.0
 
 _END = object()  # end of stream marker passed down the queues
+# A one-thread run asks every this many frames whether a core has freed up.
+_CORES_RECHECK_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,27 @@ class _Decoded:
     timestamp: float
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the system reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def pipelined(config: ExtractConfig, cores: int | None = None) -> bool:
+    """Whether a run gives each stage its own thread: ``config.pipeline``, else whether it has two cores.
+
+    Parameters
+    ----------
+    config : ExtractConfig
+    cores : int, optional
+        Cores the run may use (a batch worker's share); default :func:`available_cores`.
+    """
+    if config.pipeline is not None:
+        return config.pipeline
+    return (available_cores() if cores is None else cores) >= 2
+
+
 def _stall_hook() -> tuple[str, int] | None:
     stage = os.environ.get(STALL_STAGE_ENV)
     if not stage:
@@ -181,6 +219,12 @@ class VideoRun:
     stop : threading.Event or multiprocessing.Event, optional
         Set by someone else to interrupt the run (a worker's parent on
         Ctrl-C); iteration then raises :class:`KeyboardInterrupt`.
+    cores : int or callable returning int, optional
+        Cores the run may use, deciding whether the stages get a thread each
+        when ``config.pipeline`` is None (see :func:`pipelined`). A callable
+        (a batch worker's share, which grows as the other workers finish)
+        is asked again during a one-thread run, which then moves its
+        landmark and AU stages to threads of their own once it has two cores.
 
     Raises
     ------
@@ -188,7 +232,14 @@ class VideoRun:
         At construction: the input cannot be opened.
     """
 
-    def __init__(self, source: Input, stages: Stages, config: ExtractConfig, stop=None) -> None:
+    def __init__(
+        self,
+        source: Input,
+        stages: Stages,
+        config: ExtractConfig,
+        stop=None,
+        cores: int | Callable[[], int] | None = None,
+    ) -> None:
         self.source = source
         self.path = source.path
         self._config = config
@@ -217,21 +268,34 @@ class VideoRun:
             self._reader.close()
             raise
         self._helper: threading.Thread | None = None  # the thread of _watched, once started
-        self._threads = [
-            threading.Thread(target=self._decode, name="openau-decode", daemon=True),
-            threading.Thread(
-                target=self._stage_loop,
-                args=("landmarks", self._decoded, self._tracked, self._track),
-                name="openau-landmarks",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._stage_loop,
-                args=("au", self._tracked, self._analysed, self._analyse),
-                name="openau-au",
-                daemon=True,
-            ),
-        ]
+        share = cores() if callable(cores) else cores
+        self.pipelined = pipelined(config, share)
+        # Asked during a one-thread run whether the AU stage may have a thread.
+        self._cores_later = cores if callable(cores) and config.pipeline is None and not self.pipelined else None
+        if self.pipelined:
+            self._queues = (self._decoded, self._tracked, self._analysed)
+            self._threads = [
+                threading.Thread(target=self._decode, args=(self._decoded, ()), name="openau-decode", daemon=True),
+                threading.Thread(
+                    target=self._stage_loop,
+                    args=("landmarks", self._decoded, self._tracked, self._track),
+                    name="openau-landmarks",
+                    daemon=True,
+                ),
+                threading.Thread(
+                    target=self._stage_loop,
+                    args=("au", self._tracked, self._analysed, self._analyse),
+                    name="openau-au",
+                    daemon=True,
+                ),
+            ]
+        else:
+            self._queues = (self._analysed,)
+            after = (("landmarks", self._track), ("au", self._analyse))
+            self._threads = [
+                threading.Thread(target=self._decode, args=(self._analysed, after), name="openau-stages", daemon=True)
+            ]
+        self._au_thread = self._threads[-1]  # the thread that calls the analyser
         self._started = False
 
     # -- life cycle ---------------------------------------------------------
@@ -341,28 +405,72 @@ class VideoRun:
             return frame.pts - first_pts
         return frame.index / self.info.fps
 
-    def _decode(self) -> None:
+    def _split_stages(self) -> None:
+        """Give the landmark and AU stages threads of their own (called by the decoding thread between two frames)."""
+        threads = [
+            threading.Thread(
+                target=self._stage_loop,
+                args=("landmarks", self._decoded, self._tracked, self._track),
+                name="openau-landmarks",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._stage_loop,
+                args=("au", self._tracked, self._analysed, self._analyse),
+                name="openau-au",
+                daemon=True,
+            ),
+        ]
+        self._threads.extend(threads)
+        self._queues = (self._decoded, self._tracked, self._analysed)
+        self._au_thread = threads[-1]
+        self.pipelined = True
+        for thread in threads:
+            thread.start()
+
+    def _decode(self, outbox: queue.Queue, after: tuple[tuple[str, Callable], ...]) -> None:
+        """Decode frames into ``outbox``, first passing each through the stages ``after`` (name, work)."""
         index = 0
+        stage = "decode"
         try:
             frames = iter(self._reader)
             first_pts: float | None = None
             while not self._halt.is_set():
-                self._busy("decode", index)
-                self._maybe_stall("decode", index)
+                if (
+                    self._cores_later is not None
+                    and index % _CORES_RECHECK_FRAMES == 0
+                    and index > 0
+                    and self._cores_later() >= 2
+                ):
+                    # Frames so far left in order through ``outbox``; the
+                    # next ones reach it through the new threads, after them.
+                    # This thread decodes only from now on: FFmpeg releases the
+                    # interpreter lock, so decoding overlaps the other stages best.
+                    self._cores_later = None
+                    self._split_stages()
+                    outbox, after = self._decoded, ()
+                stage = "decode"
+                self._busy(stage, index)
+                self._maybe_stall(stage, index)
                 frame = next(frames, None)
                 if frame is None:
                     break
                 if index == 0:
                     first_pts = frame.pts
                 item = _Decoded(frame, self._timestamp(frame, first_pts))
-                self._idle("decode", index)
-                if not self._put(self._decoded, item):
+                self._idle(stage, index)
+                for stage, work in after:
+                    self._busy(stage, index)
+                    self._maybe_stall(stage, index)
+                    item = work(item)
+                    self._idle(stage, index)
+                if not self._put(outbox, item):
                     return
                 index += 1
             self._watch.idle("decode", index - 1)
-            self._put(self._decoded, _END)
+            self._put(outbox, _END)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the caller
-            self._fail(self._stage_error("decode", index, exc))
+            self._fail(self._stage_error(stage, index, exc))
 
     def _track(self, item: _Decoded):
         return item, self._stages.tracker.track(item.frame.image)
@@ -536,7 +644,7 @@ class VideoRun:
             self._helper.join(timeout=_PARTIAL_FINISH_TIMEOUT / 2)
         stuck = self._watch.stall.stage if self._watch.stall is not None else None
         helper_busy = self._helper is not None and self._helper.is_alive()
-        analyser_done = not self._threads[2].is_alive() and not helper_busy and stuck not in ("au", "postprocess")
+        analyser_done = not self._au_thread.is_alive() and not helper_busy and stuck not in ("au", "postprocess")
         self._failure = None  # the partial table is built whatever stopped the run
         self._halt.clear()
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -43,7 +44,7 @@ from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
 from openau.video.stages import build_stages
 
-__all__ = ["run_pool", "worker_threads", "limit_threads", "THREAD_ENV_VARS"]
+__all__ = ["run_pool", "worker_threads", "limit_threads", "numeric_threads", "THREAD_ENV_VARS"]
 
 #: Environment variables that cap the threads of the numeric libraries.
 THREAD_ENV_VARS = (
@@ -65,13 +66,18 @@ _SEND_TIMEOUT = 30.0
 
 
 def worker_threads(config: ExtractConfig, workers: int) -> int:
-    """Threads per worker for the numeric libraries: ``config.threads`` or a fair share of the cores."""
-    if config.threads is not None:
-        return config.threads
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    """Threads per worker for the numeric libraries: ``config.threads``, by default 1.
+
+    A worker's parallelism is its stage threads, and a batch's is its worker
+    processes. openau's matrices are small: a second OpenBLAS thread mostly
+    spins waiting for work, burning the core the other stages need (video01
+    on 2 cores: 8 s of CPU instead of 4.6, and 3-4 times the wall time when
+    another process is busy).
+    """
+    return config.threads if config.threads is not None else 1
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int, blas: bool = True) -> None:
     """Cap the threads of the numeric libraries in this process.
 
     OpenCV can be capped at any time. numba reads ``NUMBA_NUM_THREADS`` when
@@ -91,10 +97,34 @@ def limit_threads(threads: int) -> None:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     else:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
+    if blas:
+        with contextlib.suppress(ImportError):
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(threads)
+            threadpool_limits(threads)
+
+
+@contextlib.contextmanager
+def numeric_threads(threads: int) -> Iterator[None]:
+    """:func:`limit_threads` for a block, restoring OpenCV's and BLAS's thread counts after it.
+
+    For runs inside the caller's process (``jobs=1``, :class:`openau.Extractor`),
+    which may use numpy for its own work afterwards.
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    blas = threadpool_limits(threads) if threadpool_limits is not None else contextlib.nullcontext()
+    try:
+        with blas:
+            limit_threads(threads, blas=False)
+            yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 @contextlib.contextmanager
@@ -155,8 +185,22 @@ def _portable(exc: BaseException) -> BaseException:
     return ExtractionError(str(exc))
 
 
-def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> None:
-    """Entry point of a worker process."""
+def _cores_share(active) -> int:
+    """Cores a worker may use now: this process's, shared among the workers still taking inputs."""
+    from openau.video.engine import available_cores
+
+    return max(1, available_cores() // max(1, active.value))
+
+
+def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, active) -> None:
+    """Entry point of a worker process.
+
+    ``active`` counts the workers that have not yet met their end marker: a
+    worker running beside as many others as there are cores runs its stages
+    in one thread; once the others are done, the last ones give stages
+    threads of their own (midway through a video, see
+    :class:`~openau.video.engine.VideoRun`) and use the freed cores.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -189,12 +233,15 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
                     return
                 continue
             if task is None or stop.is_set():
+                with active.get_lock():
+                    active.value -= 1
                 return
             job, source, output = task
             send("started", job)
             outcome = process_input(
-                job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop
-            )
+                job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop,
+                cores=lambda: _cores_share(active),
+            )  # fmt: skip
             send("done", job, outcome)
             if outcome.interrupted:
                 return
@@ -205,6 +252,9 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop) -> N
             messages.cancel_join_thread()  # nobody reads: flushing would block forever
         else:
             messages.join_thread()  # flush what was sent before the process ends
+        # The process ends now: its final garbage collections would walk numba's
+        # objects (~0.25 s of CPU) to free memory the system takes back anyway.
+        gc.freeze()
 
 
 class _Worker:
@@ -228,6 +278,7 @@ class _Pool:
         self.tasks = self.context.Queue(maxsize=len(pending) + self.count)
         self.messages = self.context.Queue(maxsize=_MESSAGE_QUEUE_SIZE)
         self.stop = self.context.Event()
+        self.active = self.context.Value("i", self.count)  # workers still taking inputs
         self.workers: dict[int, _Worker] = {}
         self.started: set[int] = set()
         self.outcomes: dict[int, Outcome] = {}
@@ -247,7 +298,7 @@ class _Pool:
         self.next_index += 1
         process = self.context.Process(
             target=_worker_main,
-            args=(index, self.config, self.tasks, self.messages, self.stop),
+            args=(index, self.config, self.tasks, self.messages, self.stop, self.active),
             name=f"openau-worker-{index}",
             daemon=True,
         )
