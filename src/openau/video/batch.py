@@ -10,6 +10,8 @@ carry on; an interrupted input leaves a ``.partial`` file.
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -231,6 +233,34 @@ def process_input(
         return Outcome(job=job, input=source.path, frames=frames, error=message, traceback=trace, partial=partial)
 
 
+def release_freed_memory() -> None:
+    """Give the memory a finished input freed back to the system (glibc only).
+
+    Each input's stage threads allocate in their own malloc arenas, and glibc
+    keeps what is freed there for reuse, so a process running input after
+    input grew by about 15 MB per video (measured over 10 videos) until every
+    arena was filled. ``malloc_trim`` returns the free pages of every arena.
+    Other C libraries do without it.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def _size(path: Path) -> int:
     try:
         if path.is_dir():
@@ -302,6 +332,7 @@ def run_batch(
             stages = stages if stages is not None else build_stages(config)
             for job, source, output in pending:
                 outcome = process_input(job, source, output, stages, config, emit)
+                release_freed_memory()
                 outcomes[job] = outcome
                 if outcome.interrupted:
                     raise KeyboardInterrupt

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from openau.errors import ExtractionError, OpenAUError
-from openau.video.batch import Outcome, process_input
+from openau.video.batch import Outcome, process_input, release_freed_memory
 from openau.video.config import ExtractConfig
 from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
@@ -243,6 +243,7 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, acti
                 cores=lambda: _cores_share(active),
             )  # fmt: skip
             send("done", job, outcome)
+            release_freed_memory()
             if outcome.interrupted:
                 return
     finally:
