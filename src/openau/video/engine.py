@@ -276,18 +276,7 @@ class VideoRun:
             self._queues = (self._decoded, self._tracked, self._analysed)
             self._threads = [
                 threading.Thread(target=self._decode, args=(self._decoded, ()), name="openau-decode", daemon=True),
-                threading.Thread(
-                    target=self._stage_loop,
-                    args=("landmarks", self._decoded, self._tracked, self._track),
-                    name="openau-landmarks",
-                    daemon=True,
-                ),
-                threading.Thread(
-                    target=self._stage_loop,
-                    args=("au", self._tracked, self._analysed, self._analyse),
-                    name="openau-au",
-                    daemon=True,
-                ),
+                *self._stage_threads(),
             ]
         else:
             self._queues = (self._analysed,)
@@ -405,9 +394,9 @@ class VideoRun:
             return frame.pts - first_pts
         return frame.index / self.info.fps
 
-    def _split_stages(self) -> None:
-        """Give the landmark and AU stages threads of their own (called by the decoding thread between two frames)."""
-        threads = [
+    def _stage_threads(self) -> list[threading.Thread]:
+        """The landmark and AU stages' threads (not started), connected by the queues."""
+        return [
             threading.Thread(
                 target=self._stage_loop,
                 args=("landmarks", self._decoded, self._tracked, self._track),
@@ -421,6 +410,10 @@ class VideoRun:
                 daemon=True,
             ),
         ]
+
+    def _split_stages(self) -> None:
+        """Give the landmark and AU stages threads of their own (called by the decoding thread between two frames)."""
+        threads = self._stage_threads()
         self._threads.extend(threads)
         self._queues = (self._decoded, self._tracked, self._analysed)
         self._au_thread = threads[-1]
