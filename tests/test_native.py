@@ -131,3 +131,19 @@ def test_a_fresh_process_runs_kernels_without_importing_numba(tmp_path):
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] == "True", "the first process compiles (or loads) through numba"
     assert runs[1][1] == "False", "the second links the cached machine code"
+
+
+def test_every_kernel_module_is_part_of_the_build_key():
+    # A kernel module missing from the list could change without retiring the
+    # machine code cached from its old source.
+    from pathlib import Path
+
+    package = Path(_native.__file__).parent
+    compiled = {
+        "openau." + ".".join(path.relative_to(package).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if "@njit" in path.read_text(encoding="utf-8")
+    }
+    assert compiled <= set(_native.KERNEL_MODULES)
+    # and the modules whose constants the kernels bake in
+    assert "openau.landmarks.fitting" in _native.KERNEL_MODULES
