@@ -147,3 +147,17 @@ def test_every_kernel_module_is_part_of_the_build_key():
     assert compiled <= set(_native.KERNEL_MODULES)
     # and the modules whose constants the kernels bake in
     assert "openau.landmarks.fitting" in _native.KERNEL_MODULES
+
+
+def test_cache_files_round_trip_and_reject_damage(tmp_path, monkeypatch):
+    from openau import _cache_files
+
+    monkeypatch.setenv(_cache_files.CACHE_ENV, str(tmp_path / "elsewhere"))
+    assert _cache_files.cache_root() == tmp_path / "elsewhere"
+    path = tmp_path / "deep" / "entry.bin"
+    assert _cache_files.write_checked(path, b"payload")
+    assert _cache_files.read_checked(path) == b"payload"
+    path.write_bytes(path.read_bytes()[:-1] + b"!")
+    assert _cache_files.read_checked(path) is None
+    assert _cache_files.read_checked(tmp_path / "missing") is None
+    assert list(path.parent.glob("*.tmp")) == []

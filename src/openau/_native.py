@@ -22,7 +22,8 @@ importing it::
     _fit_kernel = kernels("openau.geometry._fit_kernel")
     _fit_kernel.fit(...)
 
-The cache folder is ``platformdirs.user_cache_dir("openau")/native-kernels``,
+The cache folder is ``native-kernels`` in openau's cache folder
+(:func:`openau._cache_files.cache_root`),
 one subfolder per *build key*: the kernel modules' sources, the numba,
 llvmlite and Python versions and the host CPU's name and features. Any change
 of these gives a new key, so stale or foreign machine code is never loaded
@@ -47,12 +48,13 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from openau._cache_files import cache_root, write_atomic
 
 __all__ = ["cache_folder", "kernels"]
 
@@ -109,12 +111,10 @@ def cache_folder() -> Path:
     ``OPENAU_NATIVE_KERNELS`` may name another folder (or be ``0`` to turn
     the cache off).
     """
-    import platformdirs
-
     setting = os.environ.get(_ENV_SWITCH, "").strip()
     if setting and _enabled() and setting.lower() not in ("1", "true", "yes", "on"):
         return Path(setting)
-    return Path(platformdirs.user_cache_dir("openau", appauthor=False)) / _SUBFOLDER
+    return cache_root() / _SUBFOLDER
 
 
 def kernels(module: str) -> _KernelModule:
@@ -435,8 +435,9 @@ class _Runtime:
         }
         stem = hashlib.sha256(json.dumps(meta["signature"]).encode()).hexdigest()[:24]
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(folder / f"{stem}.o", code)
-        _write_atomic(folder / f"{stem}.json", json.dumps(meta).encode())
+        # The description last: an entry is listed only once its code is there.
+        if write_atomic(folder / f"{stem}.o", code):
+            write_atomic(folder / f"{stem}.json", json.dumps(meta).encode())
 
 
 _UNPICKLE = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
@@ -482,17 +483,3 @@ def _extension(name: str, folder: Path):
             loader.exec_module(module)
             return module
     raise FileNotFoundError(f"numba extension {name} not found in {folder}")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise

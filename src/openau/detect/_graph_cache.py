@@ -25,31 +25,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from openau._cache_files import CACHE_ENV, cache_root, read_checked, write_checked
 from openau.models.mtcnn import CNNModel
 
 __all__ = ["CACHE_ENV", "cache_dir", "graph_key", "cached_graph"]
 
-#: Environment variable naming the cache folder.
-CACHE_ENV = "OPENAU_CACHE_DIR"
-
 _SUBFOLDER = "mtcnn-onnx"
-_DIGEST_SIZE = hashlib.sha256().digest_size
 
 
 def cache_dir() -> Path:
     """The folder holding the cached graphs (not created here)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured) / _SUBFOLDER
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("openau", appauthor=False)) / _SUBFOLDER
+    return cache_root() / _SUBFOLDER
 
 
 def _builder_source() -> bytes:
@@ -84,32 +75,6 @@ def graph_key(net: CNNModel, options: dict) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        content = path.read_bytes()
-    except OSError:
-        return None
-    stored, graph = content[:_DIGEST_SIZE], content[_DIGEST_SIZE:]
-    if not graph or hashlib.sha256(graph).digest() != stored:
-        return None
-    return graph
-
-
-def _write(path: Path, graph: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(hashlib.sha256(graph).digest() + graph)
-        os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only or full cache folder: build again next time
-    finally:
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
 def cached_graph(net: CNNModel, options: dict, build: Callable[[], bytes]) -> bytes:
     """The serialised graph of ``net``: from the cache, else ``build()`` (then cached).
 
@@ -122,8 +87,8 @@ def cached_graph(net: CNNModel, options: dict, build: Callable[[], bytes]) -> by
         Builds the serialised graph on a miss.
     """
     path = cache_dir() / f"{net.name}-{graph_key(net, options)}.onnx"
-    graph = _read(path)
+    graph = read_checked(path)
     if graph is None:
         graph = build()
-        _write(path, graph)
+        write_checked(path, graph)
     return graph

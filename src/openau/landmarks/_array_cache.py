@@ -8,7 +8,7 @@ matrices at the largest window takes ~50 ms, and a video needs several views
 and windows), and the mean-shift kernel tables take tens of milliseconds. A
 fresh process would spend most of a second on them before its first frame,
 so they are computed once and kept in the per-user cache folder
-(``platformdirs.user_cache_dir("openau")``, e.g. ``~/.cache/openau`` on
+(:func:`openau._cache_files.cache_root`, e.g. ``~/.cache/openau`` on
 Linux), one ``.npy`` file each, named by the SHA-256 of everything they are
 computed from (the inputs' bytes and shapes, the kind of array and a format
 version): a changed model file, or a change in how an array is computed,
@@ -23,15 +23,15 @@ results.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
-__all__ = ["cache_folder", "cached_array", "write_bytes"]
+from openau._cache_files import cache_root, write_atomic
+
+__all__ = ["cache_folder", "cached_array"]
 
 #: Bump when the computation of a cached array changes, to retire old files.
 FORMAT_VERSION = b"openau-landmark-arrays-1"
@@ -40,7 +40,7 @@ _SUBFOLDER = "landmark-arrays"
 
 def cache_folder() -> Path:
     """The folder holding the cached arrays (it may not exist yet)."""
-    return Path(platformdirs.user_cache_dir("openau", appauthor=False)) / _SUBFOLDER
+    return cache_root() / _SUBFOLDER
 
 
 def _digest(kind: str, inputs: tuple[np.ndarray, ...]) -> str:
@@ -63,29 +63,9 @@ def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _write(path: Path, array: np.ndarray) -> None:
-    _write_atomic(path, lambda stream: np.save(stream, array, allow_pickle=False))
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write a cache file (its folder created), atomically; failures are ignored."""
-    _write_atomic(path, lambda stream: stream.write(data))
-
-
-def _write_atomic(path: Path, write: Callable) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written under a temporary name and renamed: readers (other processes
-        # included) see the whole file or none.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                write(stream)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass
+    stream = io.BytesIO()
+    np.save(stream, array, allow_pickle=False)
+    write_atomic(path, stream.getvalue())
 
 
 def cached_array(

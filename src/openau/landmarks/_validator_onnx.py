@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openau.landmarks import _array_cache
+from openau._cache_files import cache_root, read_checked, write_checked
 from openau.models.validator import LayerKind, ValidatorView
 
 __all__ = ["graph_bytes", "scores"]
@@ -32,6 +32,7 @@ __all__ = ["graph_bytes", "scores"]
 _F32 = np.float32
 #: Bump when the graph this module builds changes.
 _BUILDER_VERSION = b"openau-validator-onnx-1"
+_SUBFOLDER = "validator-onnx"
 _INPUT = "face"
 _OUTPUT = "scores"
 # ONNX opset of the graph (every operator used exists unchanged since 13).
@@ -121,17 +122,12 @@ def _bins(view: ValidatorView) -> int:
 
 def graph_bytes(view: ValidatorView, folder: Path | None = None) -> bytes:
     """The view's serialised graph, from the cache folder when there."""
-    folder = _array_cache.cache_folder() if folder is None else folder
+    folder = cache_root() / _SUBFOLDER if folder is None else folder
     path = folder / f"validator-{_digest(view)}.onnx"
-    try:
-        stored = path.read_bytes()
-        digest, graph = stored[:32], stored[32:]
-        if hashlib.sha256(graph).digest() == digest:
-            return graph
-    except OSError:
-        pass
-    graph = _build(view)
-    _array_cache.write_bytes(path, hashlib.sha256(graph).digest() + graph)
+    graph = read_checked(path)
+    if graph is None:
+        graph = _build(view)
+        write_checked(path, graph)
     return graph
 
 
