@@ -274,7 +274,6 @@ class _Runtime:
     def __init__(self):
         self.folder: Path | None = None
         self.ready = False
-        self._engines: list = []
         self._environment_type = None
         self._make_function = None
         self._tm = None
@@ -390,10 +389,10 @@ class _Runtime:
         environment = self._environment_type({})
         environment.consts[:] = pickle.loads(base64.b64decode(meta["consts"]))
         (ctypes.c_void_p * 1).from_address(env_address)[0] = id(environment)
+        # The function holds the environment, and keeps the engine (its code) alive.
         function = self._make_function(
             _host_module(), meta["name"], "native kernel", address, environment, (engine,)
         )
-        self._engines.append((engine, environment))
         return tuple(_from_json_key(k) for k in meta["signature"]), function
 
     def save(self, module: str, name: str, dispatcher, key: tuple) -> None:
