@@ -276,14 +276,18 @@ def _wait(process: subprocess.Popen) -> tuple[int, float | None]:
 
 
 def run_cli(inputs: list[Path], models: Path, out: Path, env: dict, pin: int | None = None,
-            jobs: int = 1, device: str = "cpu") -> dict:  # fmt: skip
-    """Run ``openau extract`` on ``inputs`` as a new process; wall seconds, peak RSS, frames written."""
+            jobs: int | None = None, device: str = "cpu") -> dict:  # fmt: skip
+    """Run ``openau extract`` on ``inputs`` as a new process; wall seconds, peak RSS, frames written.
+
+    ``jobs`` None leaves ``--jobs`` out (openau's default: every core the process may use).
+    """
     prefix, preexec, how = _pin_command(pin) if pin is not None else ([], None, "not pinned")
     if out.exists():
         shutil.rmtree(out)
     command = [
         *prefix, sys.executable, "-m", "openau", "extract", *map(str, inputs), "-o", str(out),
-        "--quiet", "--models", str(models), "--device", device, "--jobs", str(jobs),
+        "--quiet", "--models", str(models), "--device", device,
+        *(["--jobs", str(jobs)] if jobs is not None else []),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -314,8 +318,8 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
         run_cli([clips[0][1]], models, out, env, device=device)
         for name, path in clips:
             row = {"clip": name}
-            for label, pin in (("one_core", cpu), ("default", None)):
-                runs = [run_cli([path], models, out, env, pin, device=device) for _ in range(repeat)]
+            for label, pin, cores in (("one_core", cpu, 1), ("default", None, None)):
+                runs = [run_cli([path], models, out, env, pin, cores, device=device) for _ in range(repeat)]
                 rates = [r["frames"] / r["seconds"] for r in runs]
                 row["frames"] = runs[0]["frames"]
                 row[f"fps_{label}"] = statistics.median(rates)
@@ -328,7 +332,7 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
                 log(f"whole process {name}: {row['fps_one_core']:.1f} frames/s on one core, "
                     f"{row['fps_default']:.1f} with default threads")  # fmt: skip
         for name, path in images:
-            runs = [run_cli([path], models, out, env, cpu, device=device) for _ in range(repeat)]
+            runs = [run_cli([path], models, out, env, cpu, 1, device=device) for _ in range(repeat)]
             seconds = [r["seconds"] for r in runs]
             image_results.append({
                 "image": name,

@@ -151,7 +151,8 @@ def extract_many(
         Videos, images, folders and glob patterns (see
         :func:`~openau.video.sources.expand_inputs`).
     jobs : int, optional
-        Worker processes (default ``config.jobs``).
+        CPU cores, one worker process each (default ``config.jobs``: every
+        available core).
     config : ExtractConfig, optional
     output_dir : path-like, optional
         Write ``<stem>.csv`` (or ``.parquet``) per input there; otherwise each

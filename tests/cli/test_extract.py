@@ -97,8 +97,11 @@ def test_usage_errors(tmp_path, capsys):
     clip = _clip(tmp_path / "clip.mp4", 2)
     assert main(["extract", str(clip), str(clip) + "x", "-o", str(tmp_path / "one.csv")]) == 1
     assert "one output file for 2 inputs" in capsys.readouterr().err
-    assert main(["extract", str(clip), "--jobs", "0"]) == 1
-    assert "jobs must be a whole number >= 1" in capsys.readouterr().err
+    for option in ("--jobs", "--threads"):
+        with pytest.raises(SystemExit) as exited:  # argparse's usage error
+            main(["extract", str(clip), option, "0"])
+        assert exited.value.code == 2
+        assert "expected a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 def _start(args, env_extra, tmp_path):

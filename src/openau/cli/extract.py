@@ -52,7 +52,14 @@ def register(subparsers) -> None:
         f"for a single input (default: {DEFAULT_OUTPUT}/)",
     )
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="output format (default: csv)")
-    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default: 1)")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_at_least_one,
+        metavar="N",
+        help="CPU cores to use: several inputs run on N worker processes, one input gets its stages "
+        "threads of their own when N >= 2; --jobs 1 is one core (default: every core available)",
+    )
     parser.add_argument(
         "--device",
         default="auto",
@@ -99,7 +106,7 @@ def register(subparsers) -> None:
         )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=_at_least_one,
         metavar="N",
         help="threads per worker for numeric libraries (default: 1; use --jobs for more cores)",
     )
@@ -110,6 +117,16 @@ def register(subparsers) -> None:
         help="fail an input whose stage makes no progress for this long (default: 120)",
     )
     parser.set_defaults(handler=run)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _camera(args) -> tuple[float, float, float, float] | None:

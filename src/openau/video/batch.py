@@ -2,8 +2,8 @@
 
 :func:`run_batch` takes the jobs of :func:`~openau.video.sources.expand_inputs`
 and their output paths (:func:`plan_outputs`), skips inputs whose complete
-output exists when resuming, and runs the rest in this process (``jobs=1``)
-or in spawned worker processes (:mod:`openau.video.pool`). A bad input (missing,
+output exists when resuming, and runs the rest in this process (one input, or
+``jobs=1``) or in spawned worker processes (:mod:`openau.video.pool`). A bad input (missing,
 unreadable, not a video) becomes a failed :class:`Outcome` and the others
 carry on; an interrupted input leaves a ``.partial`` file.
 """
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from openau.errors import ExtractionError, InputError, OpenAUError, OutputError
 from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
 from openau.video.config import ExtractConfig
-from openau.video.engine import VideoRun
+from openau.video.engine import VideoRun, worker_count
 from openau.video.images import analyse_image_file
 from openau.video.events import (
     EventCallback,
@@ -172,7 +172,7 @@ def process_input(
         Set to interrupt (Ctrl-C in a worker's parent).
     cores : int or callable returning int, optional
         Cores this input may use (a batch worker's share, which grows as
-        other workers finish; default: this process's), deciding whether
+        other workers finish; default: :func:`~openau.video.engine.run_cores`), deciding whether
         its stages get a thread each.
 
     Returns
@@ -291,7 +291,8 @@ def run_batch(
     outputs : sequence of Path or None
         One per job; None returns that job's table in its outcome.
     config : ExtractConfig
-        ``config.jobs`` > 1 spreads the inputs over spawned worker processes.
+        ``config.jobs`` (default: every available core) > 1 spreads several
+        inputs over as many spawned worker processes.
     resume : bool
         Skip inputs whose complete output file exists.
     on_event : callable(Event), optional
@@ -317,7 +318,7 @@ def run_batch(
             outcomes[job] = Outcome(job=job, input=source.path, output=output, skipped=True)
         else:
             pending.append((job, source, output))
-    if pending and config.jobs > 1 and len(pending) > 1:
+    if pending and worker_count(config) > 1 and len(pending) > 1:
         from openau.video.pool import run_pool
 
         # Longest first (file size standing in for frames), so one long input

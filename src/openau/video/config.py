@@ -69,8 +69,13 @@ class ExtractConfig:
         A folder input is one image sequence (FeatureExtraction ``-fdir``,
         one table) or separate images (FaceLandmarkImg ``-fdir``, one table
         per image).
-    jobs : int
-        Worker processes for a batch (1 runs in the calling process).
+    jobs : int or None
+        CPU cores the run uses; None (the default) means all this process
+        may use. Several inputs go to ``min(jobs, inputs)`` worker processes;
+        one input, or ``jobs=1``, runs in the calling process, its stages in
+        threads of their own only when ``jobs`` leaves it two cores or more
+        (see ``pipeline``). So ``jobs=1`` is one core's work, and ``jobs=2``
+        over a batch is two workers of one core each.
     threads : int or None
         Threads each numeric library (BLAS, OpenCV, ONNX Runtime) may use
         per worker; None means 1: a worker's stages already run in threads
@@ -84,7 +89,7 @@ class ExtractConfig:
         so they overlap on several cores (True), or all of them one after
         the other in a single thread (False: no hand-offs between threads,
         the cheaper choice when only one core is free). None decides per
-        run: pipelined when this process may use at least two cores and a
+        run: pipelined when ``jobs`` gives the run at least two cores and a
         batch's workers leave one free (see :func:`openau.video.engine.pipelined`).
     queue_size : int
         Frames buffered between two stages (bounds memory). Decoding is far
@@ -107,7 +112,7 @@ class ExtractConfig:
     timestamps: TimestampMode = "pts"
     colour: ColourMode = "openface"
     folders: FolderMode = "sequence"
-    jobs: int = 1
+    jobs: int | None = None
     threads: int | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
     pipeline: bool | None = None
@@ -122,8 +127,8 @@ class ExtractConfig:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if int(self.jobs) != self.jobs or self.jobs < 1:
-            raise ValueError(f"jobs must be a whole number >= 1, got {self.jobs!r}")
+        if self.jobs is not None and (int(self.jobs) != self.jobs or self.jobs < 1):
+            raise ValueError(f"jobs must be a whole number >= 1 or None, got {self.jobs!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads!r}")
         if not (math.isfinite(self.stall_timeout) and self.stall_timeout > 0):

@@ -71,6 +71,8 @@ __all__ = [
     "WARMUP_TIMEOUT",
     "available_cores",
     "pipelined",
+    "run_cores",
+    "worker_count",
 ]
 
 #: The per-video stages, in pipeline order; "postprocess" runs once at the end.
@@ -157,6 +159,17 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def run_cores(config: ExtractConfig) -> int:
+    """Cores a run may use: ``config.jobs`` (all available when None), at most those available."""
+    available = available_cores()
+    return available if config.jobs is None else max(1, min(int(config.jobs), available))
+
+
+def worker_count(config: ExtractConfig) -> int:
+    """Worker processes a batch may start: ``config.jobs``, or one per available core when None."""
+    return available_cores() if config.jobs is None else int(config.jobs)
+
+
 def pipelined(config: ExtractConfig, cores: int | None = None) -> bool:
     """Whether a run gives each stage its own thread: ``config.pipeline``, else whether it has two cores.
 
@@ -164,11 +177,11 @@ def pipelined(config: ExtractConfig, cores: int | None = None) -> bool:
     ----------
     config : ExtractConfig
     cores : int, optional
-        Cores the run may use (a batch worker's share); default :func:`available_cores`.
+        Cores the run may use (a batch worker's share); default :func:`run_cores`.
     """
     if config.pipeline is not None:
         return config.pipeline
-    return (available_cores() if cores is None else cores) >= 2
+    return (run_cores(config) if cores is None else cores) >= 2
 
 
 def _stall_hook() -> tuple[str, int] | None:

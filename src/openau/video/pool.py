@@ -40,6 +40,7 @@ from pathlib import Path
 from openau.errors import ExtractionError, OpenAUError
 from openau.video.batch import Outcome, process_input, release_freed_memory
 from openau.video.config import ExtractConfig
+from openau.video.engine import worker_count
 from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
 from openau.video.stages import build_stages
@@ -185,11 +186,11 @@ def _portable(exc: BaseException) -> BaseException:
     return ExtractionError(str(exc))
 
 
-def _cores_share(active) -> int:
-    """Cores a worker may use now: this process's, shared among the workers still taking inputs."""
-    from openau.video.engine import available_cores
+def _cores_share(config: ExtractConfig, active) -> int:
+    """Cores a worker may use now: the run's (``config.jobs``), shared among the workers still taking inputs."""
+    from openau.video.engine import run_cores
 
-    return max(1, available_cores() // max(1, active.value))
+    return max(1, run_cores(config) // max(1, active.value))
 
 
 def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, active) -> None:
@@ -240,7 +241,7 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, acti
             send("started", job)
             outcome = process_input(
                 job, source, output, stages, config, emit=lambda event: send("event", event), stop=stop,
-                cores=lambda: _cores_share(active),
+                cores=lambda: _cores_share(config, active),
             )  # fmt: skip
             send("done", job, outcome)
             release_freed_memory()
@@ -271,7 +272,7 @@ class _Worker:
 class _Pool:
     def __init__(self, pending: Sequence[tuple[int, Input, Path | None]], config: ExtractConfig, emit) -> None:
         self.pending = {job: (source, output) for job, source, output in pending}
-        self.count = min(config.jobs, len(pending))
+        self.count = min(worker_count(config), len(pending))
         self.threads = worker_threads(config, self.count)
         self.config = dataclasses.replace(config, threads=self.threads)
         self.emit = emit
@@ -426,7 +427,7 @@ class _Pool:
 def run_pool(
     pending: Sequence[tuple[int, Input, Path | None]], config: ExtractConfig, emit: EventCallback
 ) -> list[Outcome]:
-    """Run ``(job, input, output)`` items on ``config.jobs`` spawned workers; one outcome per item.
+    """Run ``(job, input, output)`` items on spawned workers (``config.jobs``, at most one per item); one outcome each.
 
     Raises
     ------
