@@ -8,40 +8,44 @@ Other stages get a file through the model store::
     store = resolve_models(explicit_folder_or_None)
     path = store.path("model/main_clnf_general.txt")
 
-``download_models`` and the other names of :mod:`openau.models.download` are
-imported on first use (they pull in ``urllib``).
+The names below are imported from their modules on first use.
 """
 
 from __future__ import annotations
 
-from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
-from openau.models.check import CheckReport, FileState, FileStatus, check_models
-from openau.models.description import (
-    CLNFDescription,
-    MainModelDescription,
-    PartDescription,
-    PatchExpertFile,
-    PatchExpertKind,
-    clnf_model_files,
-    read_clnf_description,
-    read_face_detector_conversion,
-    read_main_description,
-)
-from openau.models.manifest import Manifest, ManifestEntry, load_manifest
-from openau.models.mtcnn import CNNModel, MTCNNModel, find_mtcnn_dir, read_cnn, read_mtcnn
-from openau.models.au import (
-    AUModelSet,
-    FaceAnalyserModels,
-    LinearAUModel,
-    face_analyser_path,
-    read_au_model,
-    read_au_models,
-    read_face_analyser,
-)
-from openau.models.pdm import PDMModel, read_pdm
-from openau.models.store import ModelStore, locate_models, resolve_models
-from openau.models.triangulation import read_triangulation, read_triangulations
-from openau.models.validator import DetectionValidator, read_detection_validator
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
+    from openau.models.check import CheckReport, FileState, FileStatus, check_models
+    from openau.models.description import (
+        CLNFDescription,
+        MainModelDescription,
+        PartDescription,
+        PatchExpertFile,
+        PatchExpertKind,
+        clnf_model_files,
+        read_clnf_description,
+        read_face_detector_conversion,
+        read_main_description,
+    )
+    from openau.models.manifest import Manifest, ManifestEntry, load_manifest
+    from openau.models.mtcnn import CNNModel, MTCNNModel, find_mtcnn_dir, read_cnn, read_mtcnn
+    from openau.models.au import (
+        AUModelSet,
+        FaceAnalyserModels,
+        LinearAUModel,
+        face_analyser_path,
+        read_au_model,
+        read_au_models,
+        read_face_analyser,
+    )
+    from openau.models.pdm import PDMModel, read_pdm
+    from openau.models.store import ModelStore, locate_models, resolve_models
+    from openau.models.triangulation import read_triangulation, read_triangulations
+    from openau.models.validator import DetectionValidator, read_detection_validator
+    from openau.models.download import DownloadProgress, DownloadResult, download_models
 
 __all__ = [
     "AUModelSet",
@@ -93,12 +97,65 @@ __all__ = [
     "read_mtcnn",
 ]
 
-_LAZY = {"DownloadProgress", "DownloadResult", "download_models"}
+# Each name is imported from its module on first use: a video run needs the
+# readers, not the model check and its manifest (hashing, JSON, temporary
+# files), nor the downloader (urllib); importing everything here cost about
+# 30 ms of every process's start-up.
+_SUBMODULE = {
+    "CCNFPatchExperts": "ccnf",
+    "CCNFView": "ccnf",
+    "read_ccnf_patch_experts": "ccnf",
+    "CheckReport": "check",
+    "FileState": "check",
+    "FileStatus": "check",
+    "check_models": "check",
+    "CLNFDescription": "description",
+    "MainModelDescription": "description",
+    "PartDescription": "description",
+    "PatchExpertFile": "description",
+    "PatchExpertKind": "description",
+    "clnf_model_files": "description",
+    "read_clnf_description": "description",
+    "read_face_detector_conversion": "description",
+    "read_main_description": "description",
+    "Manifest": "manifest",
+    "ManifestEntry": "manifest",
+    "load_manifest": "manifest",
+    "CNNModel": "mtcnn",
+    "MTCNNModel": "mtcnn",
+    "find_mtcnn_dir": "mtcnn",
+    "read_cnn": "mtcnn",
+    "read_mtcnn": "mtcnn",
+    "AUModelSet": "au",
+    "FaceAnalyserModels": "au",
+    "LinearAUModel": "au",
+    "face_analyser_path": "au",
+    "read_au_model": "au",
+    "read_au_models": "au",
+    "read_face_analyser": "au",
+    "PDMModel": "pdm",
+    "read_pdm": "pdm",
+    "ModelStore": "store",
+    "locate_models": "store",
+    "resolve_models": "store",
+    "read_triangulation": "triangulation",
+    "read_triangulations": "triangulation",
+    "DetectionValidator": "validator",
+    "read_detection_validator": "validator",
+    "DownloadProgress": "download",
+    "DownloadResult": "download",
+    "download_models": "download",
+}
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        from openau.models import download
+    module = _SUBMODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
-        return getattr(download, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
