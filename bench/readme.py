@@ -100,6 +100,25 @@ def speed_section(speed: dict) -> list[str]:
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} | {_f(row['peak_rss_mib_one_core'], 0)} "
                 f"| {_f(of.get('peak_rss_mib'), 0)} | {_f(engine.get(row['clip']))} |"
             )
+        paired = [row for row in whole["clips"] if "speedup_one_core" in row]
+        if paired:
+            lines += [
+                "",
+                "OpenFace 2.2 built from its sources (OpenCV 4.6, OpenBLAS 0.3.21, as in the reference README) "
+                "and timed on this machine, each run on the same core right after an openau run "
+                "(`FeatureExtraction -mloc model/main_clnf_general.txt -aus`, `python -m bench speed --openface EXE`):",
+                "",
+                "| clip | openau, 1 core | OpenFace here, 1 core | openau speed-up (median of paired runs, range) "
+                "| openau MiB | OpenFace MiB |",
+                "|---|---|---|---|---|---|",
+            ]
+            for row in paired:
+                low, high = row["speedup_one_core_range"]
+                lines.append(
+                    f"| {row['clip']} | {_f(row['fps_one_core'])} | {_f(row['openface_here_fps_one_core'])} "
+                    f"| {row['speedup_one_core']:.2f}x ({low:.2f}-{high:.2f}) | {_f(row['peak_rss_mib_one_core'], 0)} "
+                    f"| {_f(row['openface_here_peak_rss_mib'], 0)} |"
+                )
         images = whole.get("images") or []
         if images:
             openface_images = speed.get("openface_images", {})

@@ -25,7 +25,13 @@ Three kinds of figures, per clip:
   waiting for a core on a busy machine does not inflate it. Also the
   engine's wall-clock frames/s (models loaded, kernels warm), model loading
   seconds and this process's peak RSS.
-- **OpenFace 2.2**: its figures from the reference README's timing tables.
+- **OpenFace 2.2**: its figures from the reference README's timing tables
+  (measured on another machine). With ``--openface PATH`` (an OpenFace 2.2
+  ``FeatureExtraction`` executable, run from its install folder so it finds
+  ``model/``), OpenFace is also timed here, on the same core, each of its
+  runs paired with an openau run (openau, OpenFace, openau, ...), with the
+  reference README's flags (``-mloc model/main_clnf_general.txt -aus``): the
+  paired ratios hold when a shared machine's speed drifts.
 
 Repeats (``--repeat``, default 3) give medians; the machine may be shared, so
 say so when quoting. Writes ``speed.md`` and ``speed.json`` to ``--out``.
@@ -305,9 +311,34 @@ def run_cli(inputs: list[Path], models: Path, out: Path, env: dict, pin: int | N
     return {"seconds": seconds, "peak_rss_mib": peak, "frames": frames, "pinned": how}
 
 
+def run_openface(executable: Path, clip: Path, out: Path, pin: int | None) -> dict:
+    """Run OpenFace's ``FeatureExtraction`` on ``clip`` as the reference README times it (AU-only)."""
+    prefix, preexec, how = _pin_command(pin) if pin is not None else ([], None, "not pinned")
+    if out.exists():
+        shutil.rmtree(out)
+    command = [*prefix, str(executable), "-f", str(clip), "-mloc", "model/main_clnf_general.txt",
+               "-out_dir", str(out), "-aus"]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=executable.resolve().parent, preexec_fn=preexec)  # fmt: skip
+    code, peak = _wait(process)
+    seconds = time.perf_counter() - started
+    tables = list(out.glob("*.csv"))
+    if code != 0 or not tables:
+        raise SystemExit(f"OpenFace failed (exit {code}, {len(tables)} tables): {' '.join(command)}")
+    with open(tables[0]) as table:
+        frames = sum(1 for _ in table) - 1
+    return {"seconds": seconds, "peak_rss_mib": peak, "frames": frames, "pinned": how}
+
+
 def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: int, jobs: int, env: dict,
-                          device: str = "cpu", log=None, images: list[tuple[str, Path]] = ()) -> dict:  # fmt: skip
-    """``openau extract`` per clip, pinned to one core and with default threads; each image pinned; a ``--jobs`` batch."""
+                          device: str = "cpu", log=None, images: list[tuple[str, Path]] = (),
+                          openface: Path | None = None) -> dict:  # fmt: skip
+    """``openau extract`` per clip, pinned to one core and with default threads; each image pinned; a ``--jobs`` batch.
+
+    With ``openface`` (a ``FeatureExtraction`` executable), each pinned openau
+    run is followed by a pinned OpenFace run of the same clip on the same core.
+    """
     cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     results = []
     image_results = []
@@ -319,7 +350,21 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
         for name, path in clips:
             row = {"clip": name}
             for label, pin, cores in (("one_core", cpu, 1), ("default", None, None)):
-                runs = [run_cli([path], models, out, env, pin, cores, device=device) for _ in range(repeat)]
+                runs = []
+                theirs = []
+                for _ in range(repeat):
+                    runs.append(run_cli([path], models, out, env, pin, cores, device=device))
+                    if openface is not None and label == "one_core":
+                        theirs.append(run_openface(openface, path, out.with_name("openface"), pin))
+                if theirs:
+                    rates = [r["frames"] / r["seconds"] for r in theirs]
+                    row["openface_here_fps_one_core"] = statistics.median(rates)
+                    row["openface_here_fps_one_core_range"] = [min(rates), max(rates)]
+                    row["openface_here_peak_rss_mib"] = max((r["peak_rss_mib"] or 0) for r in theirs) or None
+                    # Seconds per frame, OpenFace's over openau's, run by run.
+                    paired = [(t["seconds"] / t["frames"]) / (o["seconds"] / o["frames"]) for o, t in zip(runs, theirs)]
+                    row["speedup_one_core"] = statistics.median(paired)
+                    row["speedup_one_core_range"] = [min(paired), max(paired)]
                 rates = [r["frames"] / r["seconds"] for r in runs]
                 row["frames"] = runs[0]["frames"]
                 row[f"fps_{label}"] = statistics.median(rates)
@@ -331,6 +376,9 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
             if log:
                 log(f"whole process {name}: {row['fps_one_core']:.1f} frames/s on one core, "
                     f"{row['fps_default']:.1f} with default threads")  # fmt: skip
+                if "speedup_one_core" in row:
+                    log(f"  OpenFace here: {row['openface_here_fps_one_core']:.1f} frames/s on one core; "
+                        f"openau {row['speedup_one_core']:.2f}x as fast (median of paired runs)")  # fmt: skip
         for name, path in images:
             runs = [run_cli([path], models, out, env, cpu, 1, device=device) for _ in range(repeat)]
             seconds = [r["seconds"] for r in runs]
@@ -357,7 +405,8 @@ def measure_whole_process(clips: list[tuple[str, Path]], models: Path, repeat: i
             }
             if log:
                 log(f"batch of {len(clips)} clips, --jobs {jobs}: {batch['fps']:.1f} frames/s")
-    return {"pinned_by": pinned_how, "repeat": repeat, "clips": results, "images": image_results, "batch": batch}
+    return {"pinned_by": pinned_how, "repeat": repeat, "clips": results, "images": image_results, "batch": batch,
+            "openface_here": str(openface) if openface is not None else None}  # fmt: skip
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -390,6 +439,24 @@ def to_markdown(data: dict) -> str:
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} "
                 f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(of.get('peak_rss_mib'), 0)} |"
             )
+        if any("speedup_one_core" in row for row in whole["clips"]):
+            lines += [
+                "",
+                f"OpenFace 2.2 timed on this machine (`{whole['openface_here']}`, same core, each run paired "
+                "with an openau run; `-mloc model/main_clnf_general.txt -aus`):",
+                "",
+                "| clip | openau frames/s, 1 core | OpenFace frames/s here, 1 core | openau speed-up (paired runs) "
+                "| openau peak RSS (MiB) | OpenFace peak RSS (MiB) |",
+                "|---|---|---|---|---|---|",
+            ]
+            for row in whole["clips"]:
+                if "speedup_one_core" in row:
+                    low, high = row["speedup_one_core_range"]
+                    lines.append(
+                        f"| {row['clip']} | {_f(row['fps_one_core'])} | {_f(row['openface_here_fps_one_core'])} "
+                        f"| {row['speedup_one_core']:.2f}x ({low:.2f}-{high:.2f}) "
+                        f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(row['openface_here_peak_rss_mib'], 0)} |"
+                    )
         images = whole.get("images") or []
         if images:
             openface_images = data.get("openface_images", {})
@@ -469,6 +536,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engine", choices=("auto", "threads", "one-thread"), default="auto",
                         help="in process: a thread per stage, all stages in one thread, or as `openau extract` "
                         "decides from the cores (default)")  # fmt: skip
+    parser.add_argument("--openface", type=Path, metavar="EXE",
+                        help="also time this OpenFace 2.2 FeatureExtraction executable on the same core, "
+                        "run by run beside openau (it must find its model/ folder next to it)")  # fmt: skip
     parser.add_argument("--skip", choices=("whole-process", "in-process"), action="append", default=[],
                         help="leave a kind of figure out (repeatable)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR", help="default bench/results")
@@ -489,8 +559,10 @@ def main(argv: list[str]) -> int:
         "openface_machine": openface_machine(args.reference),
     }
     if "whole-process" not in args.skip:
+        if args.openface is not None and not args.openface.is_file():
+            raise SystemExit(f"{args.openface}: not a file (give OpenFace's FeatureExtraction executable)")
         data["whole_process"] = measure_whole_process(
-            clips, args.models, args.repeat, args.jobs, env, args.device, log, images
+            clips, args.models, args.repeat, args.jobs, env, args.device, log, images, args.openface
         )
     if "in-process" not in args.skip:
         threads = args.threads or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -94,7 +95,9 @@ def test_readme_section_is_generated_from_the_reports(accuracy_reports, tmp_path
         "openface_machine": _common.openface_machine(reference_dir),
         "whole_process": {"pinned_by": "taskset -c 0", "repeat": 1, "batch": None, "clips": [
             {"clip": CLIP, "frames": 72, "fps_one_core": 12.345, "fps_default": 23.456,
-             "peak_rss_mib_one_core": 400.0, "peak_rss_mib_default": 410.0}],
+             "peak_rss_mib_one_core": 400.0, "peak_rss_mib_default": 410.0,
+             "openface_here_fps_one_core": 6.5, "openface_here_peak_rss_mib": 290.0,
+             "speedup_one_core": 1.9, "speedup_one_core_range": [1.8, 2.05]}],
             "images": [{"image": "multi_face_jpg", "faces": 5, "seconds_one_core": 1.234,
                         "peak_rss_mib_one_core": 300.0}]},
     }  # fmt: skip
@@ -110,6 +113,7 @@ def test_readme_section_is_generated_from_the_reports(accuracy_reports, tmp_path
     run = noisy["runs"][0]
     assert f"{run['summary']['min_r']:.3f} / {run['summary']['max_mae']:.3f}" in after
     assert "| single_face | 72 | 12.3 | 38.3 | 23.5 | 48.2 | 400 | 306 | n/a |" in after  # OpenFace's from its README
+    assert "| single_face | 12.3 | 6.5 | 1.90x (1.80-2.05) | 400 | 290 |" in after  # OpenFace timed here
     assert "multi_face_jpg (5 faces) 1.23 s (OpenFace 0.65-0.66 s)" in " ".join(after.split())
     assert noisy["machine"]["date"] in " ".join(after.split())
     # Running it again changes nothing.
@@ -191,6 +195,31 @@ def test_whole_process_run_counts_frames_and_memory(models_dir, media_dir, tmp_p
     assert result["pinned"] != "not pinned"
     if hasattr(os, "wait4"):
         assert result["peak_rss_mib"] > 50
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in executable is a POSIX script")
+def test_openface_is_run_as_the_reference_readme_times_it(tmp_path, media_dir):
+    # A stand-in for FeatureExtraction: checks the flags, writes a table of
+    # three frames where OpenFace would, and needs model/ beside itself.
+    install = tmp_path / "openface"
+    (install / "model").mkdir(parents=True)
+    executable = install / "FeatureExtraction"
+    executable.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "args = sys.argv[1:]\n"
+        "assert args[args.index('-mloc') + 1] == 'model/main_clnf_general.txt' and '-aus' in args\n"
+        "assert os.path.isdir('model')\n"
+        "stem = os.path.splitext(os.path.basename(args[args.index('-f') + 1]))[0]\n"
+        "out = args[args.index('-out_dir') + 1]\n"
+        "os.makedirs(out, exist_ok=True)\n"
+        "open(os.path.join(out, stem + '.csv'), 'w').write('frame, success\\n1, 1\\n2, 1\\n3, 0\\n')\n"
+    )
+    executable.chmod(0o755)
+    cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    result = speed.run_openface(executable, media_dir / "no_face.mp4", tmp_path / "out", cpu)
+    assert result["frames"] == 3
+    assert result["seconds"] > 0
 
 
 def test_end_to_end_report_on_a_clip_without_faces_and_an_image(tmp_path, models_dir, media_dir, reference_dir):
