@@ -104,9 +104,11 @@ def speed_section(speed: dict) -> list[str]:
         if paired:
             lines += [
                 "",
-                "OpenFace 2.2 built from its sources (OpenCV 4.6, OpenBLAS 0.3.21, as in the reference README) "
-                "and timed on this machine, each run on the same core right after an openau run "
-                "(`FeatureExtraction -mloc model/main_clnf_general.txt -aus`, `python -m bench speed --openface EXE`):",
+                "OpenFace 2.2 timed on this machine: its C++ libraries built from source with the reference "
+                "README's OpenCV 4.6 and OpenBLAS 0.3.21, run as `FeatureExtraction -mloc model/main_clnf_general.txt "
+                "-aus` runs them, each run on the same core right after an openau run "
+                "(`python -m bench speed --openface EXE`). The reference README's figures above come from an "
+                "Intel Xeon, on which OpenFace ran about twice as fast as it does here:",
                 "",
                 "| clip | openau, 1 core | OpenFace here, 1 core | openau speed-up (median of paired runs, range) "
                 "| openau MiB | OpenFace MiB |",
