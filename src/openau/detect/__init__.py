@@ -20,7 +20,7 @@ network callables (ONNX Runtime sessions, or :func:`numpy_networks`).
 
 from __future__ import annotations
 
-import importlib
+from openau._lazy import lazy_names
 
 # Public name -> the module that defines it. Imported on first access, so that
 # importing a light part (``openau.detect._runtime`` for the command line's
@@ -70,14 +70,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)

@@ -13,8 +13,9 @@ The names below are imported from their modules on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from openau._lazy import lazy_names
 
 if TYPE_CHECKING:
     from openau.models.ccnf import CCNFPatchExperts, CCNFView, read_ccnf_patch_experts
@@ -148,14 +149,4 @@ _SUBMODULE = {
 }
 
 
-def __getattr__(name: str):
-    module = _SUBMODULE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _SUBMODULE, __all__)
