@@ -132,8 +132,10 @@ class AUAnalyser:
         self._median = np.zeros(HOG_DIM + n_geom)
         self._median_term = self.predictor.median_term(self._median)
         k = self.predictor.weights.shape[1]
-        self._scores = RowBuffer((k,), np.float64)
-        self._success = RowBuffer((), bool)
+        # Every frame's scores wait for the post-processing at the end; full
+        # blocks of them go to a temporary file, so memory stays flat.
+        self._scores = RowBuffer((k,), np.float64, spill=True)
+        self._success = RowBuffer((), bool, spill=True)
         self._init_frames: list[int] = []
         self._init_projections = RowBuffer((k,), np.float64)
         self._finished: AUTable | None = None

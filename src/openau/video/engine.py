@@ -195,12 +195,13 @@ class _Records:
     """The small per-frame values kept for the table (images are not kept), in compact blocks."""
 
     def __init__(self) -> None:
-        self.timestamp = RowBuffer((), np.float64)
-        self.confidence = RowBuffer((), np.float64)
-        self.success = RowBuffer((), bool)
-        self.landmarks = RowBuffer((N_LANDMARKS, 2), np.float32)
-        self.params_global = RowBuffer((6,), np.float32)
-        self.params_local = RowBuffer((N_MODES,), np.float32)
+        # Full blocks go to temporary files: memory stays flat over long videos.
+        self.timestamp = RowBuffer((), np.float64, spill=True)
+        self.confidence = RowBuffer((), np.float64, spill=True)
+        self.success = RowBuffer((), bool, spill=True)
+        self.landmarks = RowBuffer((N_LANDMARKS, 2), np.float32, spill=True)
+        self.params_global = RowBuffer((6,), np.float32, spill=True)
+        self.params_local = RowBuffer((N_MODES,), np.float32, spill=True)
 
     def __len__(self) -> int:
         return len(self.timestamp)
