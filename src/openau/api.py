@@ -143,7 +143,9 @@ def extract_many(
     """Extract many inputs, spread over ``jobs`` worker processes.
 
     A bad input does not stop the others: its :class:`Outcome` carries the
-    error. Nothing is raised for it.
+    error. Nothing is raised for it. Workers start with ``spawn``, which
+    re-imports the calling script: a script calls this under
+    ``if __name__ == "__main__":`` (``jobs=1`` runs in the calling process).
 
     Parameters
     ----------
