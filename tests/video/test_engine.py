@@ -194,19 +194,19 @@ def test_stages_share_one_thread_unless_the_run_has_two_cores():
 
 
 def test_jobs_is_the_number_of_cores_a_run_uses(monkeypatch):
-    from openau.video import engine
+    from openau.video import cores
     from openau.video.config import ExtractConfig
 
-    monkeypatch.setattr(engine, "available_cores", lambda: 4)
-    assert engine.run_cores(ExtractConfig()) == 4  # default: every available core
-    assert engine.run_cores(ExtractConfig(jobs=2)) == 2
-    assert engine.run_cores(ExtractConfig(jobs=16)) == 4
-    assert engine.worker_count(ExtractConfig()) == 4
-    assert engine.worker_count(ExtractConfig(jobs=3)) == 3
+    monkeypatch.setattr(cores, "available_cores", lambda: 4)
+    assert cores.run_cores(ExtractConfig()) == 4  # default: every available core
+    assert cores.run_cores(ExtractConfig(jobs=2)) == 2
+    assert cores.run_cores(ExtractConfig(jobs=16)) == 4
+    assert cores.worker_count(ExtractConfig()) == 4
+    assert cores.worker_count(ExtractConfig(jobs=3)) == 3
     # --jobs 1 is one core's work: the stages share one thread.
-    assert not engine.pipelined(ExtractConfig(jobs=1))
-    assert engine.pipelined(ExtractConfig(jobs=2))
-    assert engine.pipelined(ExtractConfig())
+    assert not cores.pipelined(ExtractConfig(jobs=1))
+    assert cores.pipelined(ExtractConfig(jobs=2))
+    assert cores.pipelined(ExtractConfig())
     with pytest.raises(ValueError, match="jobs"):
         ExtractConfig(jobs=0)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from openau.output.columns import decimals, image_columns, openface_columns, video_columns
-from openau.output.writers import write_partial, write_table
+from openau._lazy import lazy_names
 
 __all__ = [
     "decimals",
@@ -13,3 +12,17 @@ __all__ = [
     "write_partial",
     "write_table",
 ]
+
+# Imported on first use: the path rules (openau.output.paths) need no numpy.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "decimals": "columns",
+        "image_columns": "columns",
+        "openface_columns": "columns",
+        "video_columns": "columns",
+        "write_partial": "writers",
+        "write_table": "writers",
+    },
+    __all__,
+)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openau.output.columns import decimals as column_decimals
+from openau.output.paths import FORMAT_SUFFIX, PARTIAL_SUFFIX, is_complete, output_path, partial_path
 from openau.output.fixedpoint import format_block
 from openau.output.tables import ColumnTable
 
@@ -37,29 +38,6 @@ __all__ = [
     "write_table",
     "write_partial",
 ]
-
-FORMAT_SUFFIX = {"csv": ".csv", "parquet": ".parquet"}
-PARTIAL_SUFFIX = ".partial"
-
-
-def output_path(folder: Path, stem: str, output_format: str) -> Path:
-    """Where the table of an input with output stem ``stem`` goes in ``folder``."""
-    return Path(folder) / f"{stem}{FORMAT_SUFFIX[output_format]}"
-
-
-def partial_path(path: Path) -> Path:
-    """The ``.partial`` file beside an output file (``clip.csv`` -> ``clip.csv.partial``)."""
-    return path.with_name(path.name + PARTIAL_SUFFIX)
-
-
-def is_complete(path: Path) -> bool:
-    """Whether a complete output exists at ``path``.
-
-    Outputs appear only by an atomic rename of a finished file, so existence
-    (and a non-empty file) means complete.
-    """
-    return path.is_file() and path.stat().st_size > 0
-
 
 #: Rows formatted at a time: bounds the memory of writing a long video's CSV
 #: (about 30 KB per row while a block is laid out, see :mod:`openau.output.fixedpoint`).

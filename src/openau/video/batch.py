@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openau.errors import ExtractionError, InputError, OpenAUError, OutputError
-from openau.output.writers import FORMAT_SUFFIX, is_complete, output_path, write_partial, write_table
+from openau.output.paths import FORMAT_SUFFIX, is_complete, output_path
 from openau.video.config import ExtractConfig
-from openau.video.engine import VideoRun, worker_count
-from openau.video.images import analyse_image_file
+from openau.video.cores import worker_count
 from openau.video.events import (
     EventCallback,
     FramesDone,
@@ -34,10 +33,16 @@ from openau.video.events import (
     InputWarning,
 )
 from openau.video.sources import Input, output_stems
-from openau.video.stages import Stages, build_stages
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from openau.video.engine import VideoRun
+    from openau.video.stages import Stages
+
+# The stages, the engine and the table writers (numpy, OpenCV, ONNX Runtime...)
+# are imported where an input runs: a batch's parent process plans the outputs
+# and starts its workers without them.
 
 __all__ = ["Outcome", "plan_outputs", "process_input", "run_batch", "PROGRESS_INTERVAL"]
 
@@ -142,6 +147,8 @@ def _write_partial(run: VideoRun | None, output: Path | None, config: ExtractCon
         table = run.partial()
         if table is None:
             return None
+        from openau.output.writers import write_partial
+
         return write_partial(table, output, config.output_format)
     except Exception:  # noqa: BLE001 - the original failure is what gets reported
         return None
@@ -181,6 +188,10 @@ def process_input(
         ``interrupted`` is set when ``stop`` was set or Ctrl-C arrived; the
         caller then stops the batch.
     """
+    from openau.output.writers import write_table
+    from openau.video.engine import VideoRun
+    from openau.video.images import analyse_image_file
+
     started = time.monotonic()
     run: VideoRun | None = None
     try:
@@ -328,6 +339,7 @@ def run_batch(
             outcomes[outcome.job] = outcome
     elif pending:
         from openau.video.pool import numeric_threads, worker_threads
+        from openau.video.stages import build_stages
 
         with numeric_threads(worker_threads(config, 1)):
             stages = stages if stages is not None else build_stages(config)

@@ -40,10 +40,9 @@ from pathlib import Path
 from openau.errors import ExtractionError, OpenAUError
 from openau.video.batch import Outcome, process_input, release_freed_memory
 from openau.video.config import ExtractConfig
-from openau.video.engine import worker_count
+from openau.video.cores import worker_count
 from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
-from openau.video.stages import build_stages
 
 __all__ = ["run_pool", "worker_threads", "limit_threads", "numeric_threads", "THREAD_ENV_VARS"]
 
@@ -220,6 +219,8 @@ def _worker_main(worker: int, config: ExtractConfig, tasks, messages, stop, acti
     threading.Thread(target=heartbeat, name="openau-heartbeat", daemon=True).start()
     try:
         try:
+            from openau.video.stages import build_stages
+
             limit_threads(worker_threads(config, 1))
             stages = build_stages(config)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

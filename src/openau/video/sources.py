@@ -21,13 +21,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from openau.errors import InputError, InputNotFoundError
 from openau.video.config import FolderMode
-from openau.video.decode import DEFAULT_FPS, Frame, VideoInfo, read_image
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from openau.video.decode import Frame
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -168,6 +170,8 @@ class ImageSequenceReader:
             raise InputError(
                 f"{self.path}: holds no image ({', '.join(SEQUENCE_EXTENSIONS)}); give a folder of frames"
             )
+        from openau.video.decode import DEFAULT_FPS, VideoInfo, read_image
+
         self.truncated = False
         self.error: str | None = None
         self._first: np.ndarray | None = read_image(self.files[0])
@@ -194,6 +198,8 @@ class ImageSequenceReader:
 
     def __iter__(self) -> Iterator[Frame]:
         """Yield every readable image once, in order."""
+        from openau.video.decode import Frame, read_image
+
         for index, path in enumerate(self.files):
             if index == 0 and self._first is not None:
                 image, self._first = self._first, None
