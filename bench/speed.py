@@ -416,6 +416,26 @@ def _f(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def paired_table(clips: list[dict]) -> list[str]:
+    """Markdown rows of openau beside OpenFace timed on this machine (none without ``--openface``)."""
+    paired = [row for row in clips if "speedup_one_core" in row]
+    if not paired:
+        return []
+    lines = [
+        "| clip | openau, 1 core | OpenFace here, 1 core | openau speed-up (median of paired runs, range) "
+        "| openau MiB | OpenFace MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in paired:
+        low, high = row["speedup_one_core_range"]
+        lines.append(
+            f"| {row['clip']} | {_f(row['fps_one_core'])} | {_f(row['openface_here_fps_one_core'])} "
+            f"| {row['speedup_one_core']:.2f}x ({low:.2f}-{high:.2f}) | {_f(row['peak_rss_mib_one_core'], 0)} "
+            f"| {_f(row['openface_here_peak_rss_mib'], 0)} |"
+        )
+    return lines
+
+
 def to_markdown(data: dict) -> str:
     openface = data.get("openface", {})
     lines = ["# openau against OpenFace 2.2: speed", "", machine_markdown(data["machine"]), ""]
@@ -439,24 +459,15 @@ def to_markdown(data: dict) -> str:
                 f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} "
                 f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(of.get('peak_rss_mib'), 0)} |"
             )
-        if any("speedup_one_core" in row for row in whole["clips"]):
+        paired = paired_table(whole["clips"])
+        if paired:
             lines += [
                 "",
                 f"OpenFace 2.2 timed on this machine (`{whole['openface_here']}`, same core, each run paired "
                 "with an openau run; `-mloc model/main_clnf_general.txt -aus`):",
                 "",
-                "| clip | openau frames/s, 1 core | OpenFace frames/s here, 1 core | openau speed-up (paired runs) "
-                "| openau peak RSS (MiB) | OpenFace peak RSS (MiB) |",
-                "|---|---|---|---|---|---|",
+                *paired,
             ]
-            for row in whole["clips"]:
-                if "speedup_one_core" in row:
-                    low, high = row["speedup_one_core_range"]
-                    lines.append(
-                        f"| {row['clip']} | {_f(row['fps_one_core'])} | {_f(row['openface_here_fps_one_core'])} "
-                        f"| {row['speedup_one_core']:.2f}x ({low:.2f}-{high:.2f}) "
-                        f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(row['openface_here_peak_rss_mib'], 0)} |"
-                    )
         images = whole.get("images") or []
         if images:
             openface_images = data.get("openface_images", {})
