@@ -16,21 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+# The worker pool's module loads no numpy (a batch's parent process stays
+# light), so its list of thread variables can be taken here, ahead of numpy.
+from openau.video.pool import THREAD_ENV_VARS
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Where reports go by default (git-ignored).
 RESULTS_DIR = ROOT / "bench" / "results"
 
-#: Environment variables that cap the numeric libraries' threads (the same
-#: list as ``openau.video.pool.THREAD_ENV_VARS``, repeated here because it
-#: must be applied before numpy is imported; a test checks they agree).
-THREAD_ENV_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
 
 #: Libraries whose versions go into every report.
 LIBRARIES = ("openau", "numpy", "numba", "onnxruntime", "opencv-python-headless", "av", "pandas")

@@ -416,6 +416,26 @@ def _f(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def whole_process_table(clips: list[dict], openface: dict, engine: dict) -> list[str]:
+    """Markdown rows of openau's whole-process figures beside the reference README's OpenFace figures.
+
+    ``engine`` maps a clip to openau's in-process frames/s (models loaded), where measured.
+    """
+    lines = [
+        "| clip | frames | openau, 1 core | OpenFace, 1 core | openau, default threads "
+        "| OpenFace, default threads | openau MiB | OpenFace MiB | openau, models loaded |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in clips:
+        of = openface.get(row["clip"], {})
+        lines.append(
+            f"| {row['clip']} | {row['frames']} | {_f(row['fps_one_core'])} | {_f(of.get('fps_one_core'))} "
+            f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} | {_f(row['peak_rss_mib_one_core'], 0)} "
+            f"| {_f(of.get('peak_rss_mib'), 0)} | {_f(engine.get(row['clip']))} |"
+        )
+    return lines
+
+
 def paired_table(clips: list[dict]) -> list[str]:
     """Markdown rows of openau beside OpenFace timed on this machine (none without ``--openface``)."""
     paired = [row for row in clips if "speedup_one_core" in row]
@@ -438,6 +458,7 @@ def paired_table(clips: list[dict]) -> list[str]:
 
 def to_markdown(data: dict) -> str:
     openface = data.get("openface", {})
+    engine = {row["clip"]: row["engine_fps"] for row in (data.get("in_process") or {}).get("clips", [])}
     lines = ["# openau against OpenFace 2.2: speed", "", machine_markdown(data["machine"]), ""]
     whole = data.get("whole_process")
     if whole:
@@ -448,17 +469,8 @@ def to_markdown(data: dict) -> str:
             "OpenFace's figures are from the reference README (its machine: "
             f"{data.get('openface_machine') or 'see the reference README'}).",
             "",
-            "| clip | frames | openau frames/s, 1 core | OpenFace, 1 core | openau, default threads "
-            "| OpenFace, default threads | openau peak RSS (MiB) | OpenFace peak RSS (MiB) |",
-            "|---|---|---|---|---|---|---|---|",
+            *whole_process_table(whole["clips"], openface, engine),
         ]
-        for row in whole["clips"]:
-            of = openface.get(row["clip"], {})
-            lines.append(
-                f"| {row['clip']} | {row['frames']} | {_f(row['fps_one_core'])} | {_f(of.get('fps_one_core'))} "
-                f"| {_f(row['fps_default'])} | {_f(of.get('fps_default'))} "
-                f"| {_f(row['peak_rss_mib_one_core'], 0)} | {_f(of.get('peak_rss_mib'), 0)} |"
-            )
         paired = paired_table(whole["clips"])
         if paired:
             lines += [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -160,10 +161,11 @@ def test_openface_timings_are_read_from_the_reference_readme(reference_dir):
                                         "peak_rss_mib": 172}  # fmt: skip
 
 
-def test_thread_variables_match_the_engines():
-    from openau.video.pool import THREAD_ENV_VARS
-
-    assert _common.THREAD_ENV_VARS == THREAD_ENV_VARS
+def test_bench_helpers_load_no_numpy_before_capping_threads():
+    # cap_threads sets the thread variables that BLAS reads when numpy loads.
+    code = "import sys, bench._common; assert 'numpy' not in sys.modules, 'numpy loaded'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=_common.ROOT)
+    assert result.returncode == 0, result.stderr
 
 
 def test_speed_stages_are_measured_and_the_engine_restored(models_dir, media_dir):
