@@ -10,7 +10,6 @@ sine may differ from the C library's by one unit in the last place).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from openau.geometry import _kernels as kernels
 from openau.geometry import (
@@ -20,12 +19,6 @@ from openau.geometry import (
     similarity_transform,
     update_params,
 )
-from openau.models import read_pdm
-
-
-@pytest.fixture(scope="module")
-def pdm(models_dir):
-    return read_pdm(models_dir / "model/pdms/In-the-wild_aligned_PDM_68.txt")
 
 
 def _params(pdm, seed):

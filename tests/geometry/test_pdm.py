@@ -19,11 +19,6 @@ from openau.geometry import (
 from openau.models import read_pdm
 
 
-@pytest.fixture(scope="module")
-def pdm(models_dir):
-    return read_pdm(models_dir / "model/pdms/In-the-wild_aligned_PDM_68.txt")
-
-
 @pytest.fixture
 def params(pdm):
     rng = np.random.default_rng(3)
