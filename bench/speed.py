@@ -208,7 +208,7 @@ def measure_in_process(clips: list[tuple[str, Path]], models: Path, threads: int
     cap_threads(threads)
     from openau.output.writers import write_table
     from openau.video.config import ExtractConfig
-    from openau.video.engine import pipelined
+    from openau.video.cores import pipelined
     from openau.video.stages import build_stages
 
     config = ExtractConfig(models=models, device=device, threads=threads, pipeline=pipeline)

@@ -185,7 +185,7 @@ def test_image_sequence_folder(tmp_path, fake_config):
 
 def test_stages_share_one_thread_unless_the_run_has_two_cores():
     from openau.video.config import ExtractConfig
-    from openau.video.engine import pipelined
+    from openau.video.cores import pipelined
 
     assert not pipelined(ExtractConfig(), cores=1)
     assert pipelined(ExtractConfig(), cores=2)

@@ -179,7 +179,7 @@ def process_input(
         Set to interrupt (Ctrl-C in a worker's parent).
     cores : int or callable returning int, optional
         Cores this input may use (a batch worker's share, which grows as
-        other workers finish; default: :func:`~openau.video.engine.run_cores`), deciding whether
+        other workers finish; default: :func:`~openau.video.cores.run_cores`), deciding whether
         its stages get a thread each.
 
     Returns

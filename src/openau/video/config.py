@@ -90,7 +90,7 @@ class ExtractConfig:
         the other in a single thread (False: no hand-offs between threads,
         the cheaper choice when only one core is free). None decides per
         run: pipelined when ``jobs`` gives the run at least two cores and a
-        batch's workers leave one free (see :func:`openau.video.engine.pipelined`).
+        batch's workers leave one free (see :func:`openau.video.cores.pipelined`).
     queue_size : int
         Frames buffered between two stages (bounds memory). Decoding is far
         faster than landmark fitting, so the first queue stays full: each

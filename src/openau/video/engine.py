@@ -9,7 +9,7 @@ The threads pay off only when they can run on different cores. With one core
 to spare (a pinned process, or a batch with a worker per core) the three
 stages run one after the other in a single thread instead, which saves the
 hand-offs and the interpreter-lock switches between them (see
-:func:`pipelined`)::
+:func:`openau.video.cores.pipelined`)::
 
     decode -> landmarks -> au (one thread) -> caller
 
@@ -53,7 +53,7 @@ from openau.errors import ExtractionError, InputError, OpenAUError, StageTimeout
 from openau.output.columns import N_LANDMARKS, N_MODES
 from openau.output.tables import ColumnTable, video_table
 from openau.video.config import ExtractConfig
-from openau.video.cores import available_cores, pipelined, run_cores, worker_count
+from openau.video.cores import pipelined
 from openau.video.decode import Frame, VideoReader
 from openau.video.sources import ImageSequenceReader, Input
 from openau.video.stages import LandmarkResultLike, Stages
@@ -70,10 +70,6 @@ __all__ = [
     "STALL_STAGE_ENV",
     "STALL_FRAME_ENV",
     "WARMUP_TIMEOUT",
-    "available_cores",
-    "pipelined",
-    "run_cores",
-    "worker_count",
 ]
 
 #: The per-video stages, in pipeline order; "postprocess" runs once at the end.

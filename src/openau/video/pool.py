@@ -40,7 +40,7 @@ from pathlib import Path
 from openau.errors import ExtractionError, OpenAUError
 from openau.video.batch import Outcome, process_input, release_freed_memory
 from openau.video.config import ExtractConfig
-from openau.video.cores import worker_count
+from openau.video.cores import run_cores, worker_count
 from openau.video.events import EventCallback, FramesDone, InputFailed
 from openau.video.sources import Input
 
@@ -187,8 +187,6 @@ def _portable(exc: BaseException) -> BaseException:
 
 def _cores_share(config: ExtractConfig, active) -> int:
     """Cores a worker may use now: the run's (``config.jobs``), shared among the workers still taking inputs."""
-    from openau.video.engine import run_cores
-
     return max(1, run_cores(config) // max(1, active.value))
 
 
